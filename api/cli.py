@@ -1,0 +1,111 @@
+"""The ``samsyn`` command: serve, load the demo, import command files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ledger.errors import SamsynError
+from ledger.settings import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import configure, create_app
+
+    settings = get_settings()
+    if args.no_demo:
+        settings = settings.model_copy(update={"demo_on_empty": False})
+    configure(settings)
+    uvicorn.run(create_app(settings), host=args.host or settings.host,
+                port=args.port or settings.port, log_config=None)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from api.app import configure
+    from ledger.application import Ledger
+    from ledger.importing import load_demo
+    from ledger.storage import persistence_env
+
+    settings = get_settings()
+    configure(settings)
+    ledger = Ledger(env=persistence_env(settings))
+    if ledger.max_position() != 0 and not args.force:
+        print("samsyn: the ledger is not empty; the demo loads only into an empty ledger "
+              "(use --force to append it anyway)", file=sys.stderr)
+        return 1
+    receipts = load_demo(ledger)
+    print(f"loaded the demo history: {len(receipts)} commands, head position "
+          f"{ledger.max_position()}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from api.app import configure
+    from ledger.application import Ledger
+    from ledger.importing import parse_lines, read_file, record_lines
+    from ledger.storage import persistence_env
+
+    settings = get_settings()
+    configure(settings)
+    try:
+        lines = read_file(Path(args.file))
+    except OSError as e:
+        print(f"samsyn: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    parsed = parse_lines(lines)
+    ledger = Ledger(env=persistence_env(settings))
+    with Progress(transient=True) as progress:
+        task = progress.add_task("importing", total=len(parsed))
+        receipts = record_lines(ledger, parsed, args.recorded_by or settings.recorder_name,
+                                lambda n: progress.advance(task, n))
+    print(f"imported {len(receipts)} commands from {args.file}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samsyn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-demo", action="store_true",
+                       help="do not load the demo history into an empty ledger")
+    serve.set_defaults(func=_serve)
+    demo = sub.add_parser("demo", help="load the real history from the seeds")
+    demo.add_argument("--force", action="store_true")
+    demo.set_defaults(func=_demo)
+    imp = sub.add_parser("import", help="record a JSON Lines file of commands")
+    imp.add_argument("file")
+    imp.add_argument("--recorded-by")
+    imp.set_defaults(func=_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SamsynError as e:
+        where = "; ".join(f"{p.field}: {p.reason}" for p in e.problems[:5])
+        print(f"samsyn: {e.detail}" + (f" ({where})" if where else ""), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a database that is down, a file we cannot write
+        from eventsourcing.persistence import PersistenceError
+
+        if isinstance(e, PersistenceError):
+            print(f"samsyn: the database is unavailable: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""RFC 9457 problem details: every 4xx and 5xx answer says what is wrong and where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.errors import (
+    AlreadyRecorded,
+    ConflictError,
+    IdempotencyKeyReused,
+    InvalidCommand,
+    RuleViolation,
+    SamsynError,
+    StoreUnavailable,
+    UnknownReference,
+)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://samsyn.se/problems/"
+
+STATUS: dict[type[SamsynError], int] = {
+    InvalidCommand: 422,
+    UnknownReference: 422,
+    RuleViolation: 422,
+    AlreadyRecorded: 409,
+    ConflictError: 409,
+    IdempotencyKeyReused: 422,
+    StoreUnavailable: 503,
+}
+
+log = structlog.get_logger("samsyn.api")
+
+
+def problem(
+    status: int, kind: str, title: str, detail: str, errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status,
+                            "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def status_of(error: SamsynError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error as application/problem+json."""
+
+    @app.exception_handler(SamsynError)
+    async def samsyn_error(request: Request, error: SamsynError) -> JSONResponse:
+        status = status_of(error)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return problem(status, error.kind, error.title, error.detail,
+                       [{"field": p.field, "reason": p.reason} for p in error.problems], headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in item["loc"]), "reason": item["msg"]}
+            for item in error.errors()
+        ]
+        return problem(422, "invalid-request", "Invalid request",
+                       f"{len(errors)} problem(s) in the request", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, f"http-{error.status_code}", str(error.detail),
+                       str(error.detail), headers=dict(error.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", path=request.url.path)
+        return problem(500, "internal-error", "Internal error",
+                       "the service failed unexpectedly; nothing you sent was wrong")

@@ -1,0 +1,68 @@
+"""Auditor routes: the history of one entry (a matter, agreement, recommendation, ...)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+
+from api.auth import CurrentAccount
+from api.routes.feed import FeedItem, to_item
+from ledger.application import Ledger
+from ledger.domain.base import entity_id
+from ledger.domain.matter import CaseNumber, case_number_id
+from ledger.handlers import ENTRY_CLASSES
+
+router = APIRouter(prefix="/v1", tags=["auditor"])
+
+
+def _history(request: Request, response: Response, aggregate_id: UUID,
+             account: CurrentAccount) -> dict[str, Any]:
+    ledger: Ledger = request.app.state.ledger
+    aggregate = ledger.aggregate(aggregate_id)
+    if aggregate is None or isinstance(aggregate, CaseNumber):
+        raise HTTPException(404, f"no entry {aggregate_id}")
+    positions = ledger.recorder.positions_of(  # type: ignore[attr-defined]
+        [(aggregate.id, v) for v in range(1, aggregate.version + 1)])
+    events: list[FeedItem] = []
+    for version in range(1, aggregate.version + 1):
+        position = positions[(aggregate.id, version)]
+        entry = ledger.read(position - 1, 1)[0]
+        item = to_item(entry)
+        if not account.sees_recorders:
+            item.recorded_by = None
+        events.append(item)
+    response.headers["ETag"] = f'"{aggregate.version}"'
+    return {
+        "id": str(aggregate.id),
+        "kind": aggregate.kind,
+        "ref": aggregate.ref,
+        "version": aggregate.version,
+        "voided": aggregate.voided,
+        "events": [e.model_dump(mode="json") for e in events],
+    }
+
+
+@router.get("/entries/{entry_id}", summary="The history of one entry, by id")
+def entry_history(request: Request, response: Response, entry_id: UUID,
+                  account: CurrentAccount) -> dict[str, Any]:
+    return _history(request, response, entry_id, account)
+
+
+@router.get("/history/{kind}/{ref:path}", summary="The history of one entry, by reference")
+def history_by_ref(
+    request: Request, response: Response, account: CurrentAccount,
+    kind: Annotated[str, Path(description=f"One of: {', '.join(ENTRY_CLASSES)}")],
+    ref: Annotated[str, Path(description="e.g. RJH, Hemsjukvårdsavtalet, RJH:RS/203/2021")],
+) -> dict[str, Any]:
+    if kind not in ENTRY_CLASSES:
+        raise HTTPException(404, f"no kind {kind!r}; one of {', '.join(ENTRY_CLASSES)}")
+    ledger: Ledger = request.app.state.ledger
+    if kind == "matter":
+        organisation, _, dnr = ref.partition(":")
+        index = ledger.aggregate(case_number_id(organisation, dnr))
+        if not isinstance(index, CaseNumber):
+            raise HTTPException(404, f"no matter with case number {ref!r}")
+        return _history(request, response, index.matter_id, account)
+    return _history(request, response, entity_id(kind, ref), account)

@@ -1,0 +1,1 @@
+"""Samsyn's write side: the event catalogue, aggregates and their rules, command handling."""

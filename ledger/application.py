@@ -1,0 +1,300 @@
+"""The Ledger application: executes commands, appends their events, reads the ordered feed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, ClassVar, cast
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    InterfaceError,
+    JSONTranscoder,
+    Notification,
+    OperationalError,
+    RecordConflictError,
+    Transcoding,
+)
+
+from ledger.commands import Command
+from ledger.domain.base import LedgerAggregate, RecordingContext, recording, utc_now
+from ledger.domain.idempotency import IdempotencyKey
+from ledger.errors import (
+    ConflictError,
+    IdempotencyKeyReused,
+    InvalidCommand,
+    Problem,
+    StoreUnavailable,
+)
+from ledger.handlers import ENTRY_CLASSES, HANDLERS
+from ledger.unit_of_work import UnitOfWork
+
+
+class DateAsISO(Transcoding):
+    """Domain dates are stored as ISO 8601 text."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event as the ledger stored it: its position in the total order and its content."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    topic: str
+    event_type: str
+    recorded_at: datetime
+    recorded_by: str
+    data: dict[str, Any]
+
+    @property
+    def domain_dates(self) -> dict[str, str]:
+        """The dates the event speaks of (decided on, held on, valid from, ...)."""
+        return {
+            k: v for k, v in self.data.items()
+            if isinstance(v, str) and _looks_like_date(k, v)
+        }
+
+
+def _looks_like_date(key: str, value: str) -> bool:
+    if not (key.endswith(("_on", "_from", "_until", "_by", "_ends")) or key == "until"):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the ledger answers for an executed command."""
+
+    command_type: str
+    recorded_by: str
+    recorded_at: datetime
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    replayed: bool = False
+
+    @property
+    def positions(self) -> list[int]:
+        return [int(e["position"]) for e in self.entries]
+
+
+def command_hash(command: Command) -> str:
+    """A digest of the command's content, to tell a retry from a different command."""
+    body = json.dumps(command.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Ledger(Application[UUID]):
+    """Samsyn's write side, built on ``eventsourcing.Application``.
+
+    A command is checked against the aggregates it touches and all their new events are
+    appended in one transaction, or none are. The store's version check on each aggregate
+    makes a concurrent command that read the same records lose with :class:`ConflictError`;
+    retrying it re-reads and re-checks. The notification log is the ledger's total order.
+    """
+
+    name = "samsyn"
+    env: ClassVar[dict[str, str]] = {"IS_SNAPSHOTTING_ENABLED": "n"}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def execute(
+        self,
+        command: Command,
+        *,
+        recorded_by: str,
+        idempotency_key: str | None = None,
+        acting_for: frozenset[str] | None = None,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        """Check and record one command; answer with the entries it appended.
+
+        ``acting_for`` limits the recorder to acts of those organisations (None: any).
+        ``expected_version`` is the version of the command's target entry the client read;
+        if the entry has moved on since, the command is refused as a conflict.
+        """
+        key_ref = f"{recorded_by}:{idempotency_key}" if idempotency_key else None
+        digest = command_hash(command) if key_ref else ""
+        try:
+            if key_ref is not None:
+                replay = self._replay(key_ref, command, digest)
+                if replay is not None:
+                    return replay
+            stamped = self.clock()
+            context = RecordingContext(recorded_by=recorded_by, clock=lambda: stamped)
+            with recording(context):
+                uow = UnitOfWork(self.repository, acting_for)
+                if expected_version is not None:
+                    _check_version(uow, command, expected_version)
+                HANDLERS[type(command)](command, uow)
+                changed = uow.changed()
+                if key_ref is not None:
+                    entries: list[list[str | int]] = [
+                        [str(e.originator_id), e.originator_version] for e in uow.pending()
+                    ]
+                    changed.append(IdempotencyKey.claim(key_ref, command.type, digest, entries))
+            pending = [e for a in changed for e in a.pending_events]
+            try:
+                recordings = self.save(*changed)
+            except RecordConflictError:
+                if key_ref is not None:
+                    replay = self._replay(key_ref, command, digest)
+                    if replay is not None:
+                        return replay
+                raise ConflictError(
+                    "another command changed the same records first; nothing was written",
+                    [Problem("command", "re-read and retry")],
+                ) from None
+        except (OperationalError, InterfaceError) as e:
+            raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
+        positions = {
+            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+            for r in recordings
+        }
+        return Receipt(
+            command_type=command.type,
+            recorded_by=recorded_by,
+            recorded_at=pending[0].timestamp,
+            entries=[
+                _entry_receipt(e, positions[(e.originator_id, e.originator_version)])
+                for e in pending
+            ],
+        )
+
+    def _replay(self, key_ref: str, command: Command, digest: str) -> Receipt | None:
+        """The original receipt if this key was already used for this very command."""
+        claim_id = IdempotencyKey.id_for(key_ref)
+        if claim_id not in self.repository:
+            return None
+        claim = cast(IdempotencyKey, self.repository.get(claim_id))
+        if claim.command_hash != digest:
+            raise IdempotencyKeyReused(
+                "this idempotency key was used for a different command",
+                [Problem("idempotency_key", f"already used for a {claim.command_type}")],
+            )
+        wanted = [(UUID(str(i)), int(v)) for i, v in claim.entries] + [(claim.id, 1)]
+        positions = self.recorder.positions_of(wanted)  # type: ignore[attr-defined]
+        events: list[Any] = [
+            event
+            for aggregate_id, version in wanted
+            for event in self.events.get(aggregate_id, gt=version - 1, lte=version)
+        ]
+        return Receipt(
+            command_type=claim.command_type,
+            recorded_by=events[0].recorded_by,
+            recorded_at=events[0].timestamp,
+            entries=[
+                _entry_receipt(e, positions[(e.originator_id, e.originator_version)])
+                for e in events
+            ],
+            replayed=True,
+        )
+
+    # Reading ------------------------------------------------------------------------------
+
+    def read(self, after: int = 0, limit: int = 100) -> list[Entry]:
+        """Entries in the ledger's total order, starting after position ``after``."""
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        return [self.to_entry(n) for n in notifications]
+
+    def read_all(self, after: int = 0, batch: int = 1000) -> Iterator[Entry]:
+        while True:
+            entries = self.read(after, batch)
+            if not entries:
+                return
+            yield from entries
+            after = entries[-1].position
+
+    def to_entry(self, notification: Notification) -> Entry:
+        event: Any = self.mapper.to_domain_event(notification)
+        data = {
+            k: _jsonable(v)
+            for k, v in event.__dict__.items()
+            if k not in ("originator_id", "originator_version", "timestamp", "recorded_by",
+                         "originator_topic")
+        }
+        return Entry(
+            position=notification.id,
+            aggregate_id=cast(UUID, notification.originator_id),
+            version=notification.originator_version,
+            topic=notification.topic,
+            event_type=type(event).__qualname__,
+            recorded_at=event.timestamp,
+            recorded_by=event.recorded_by,
+            data=data,
+        )
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def aggregate(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        if aggregate_id not in self.repository:
+            return None
+        return cast(LedgerAggregate, self.repository.get(aggregate_id))
+
+
+def _check_version(uow: UnitOfWork, command: Command, expected: int) -> None:
+    target = command.target()
+    if target is None:
+        raise InvalidCommand(
+            f"a {command.type} acts on no existing entry; a version precondition cannot apply",
+            [Problem("If-Match", "not applicable to this command")],
+        )
+    kind, ref = target
+    field = "entry.ref" if hasattr(command, "entry") else kind
+    current = uow.get_any(ENTRY_CLASSES[kind], ref, field)
+    if current.version != expected:
+        raise ConflictError(
+            f"{kind} {ref!r} is at version {current.version}, not {expected}; nothing was written",
+            [Problem("If-Match", f"re-read {kind} {ref!r} and retry")],
+        )
+
+
+def _entry_receipt(event: Any, position: int) -> dict[str, Any]:
+    return {
+        "position": position,
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "event_type": type(event).__qualname__,
+        "ref": getattr(event, "ref", None),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value

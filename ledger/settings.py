@@ -1,0 +1,79 @@
+"""The one settings object: every knob Samsyn reads from the environment (prefix ``SAMSYN_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Samsyn's configuration, read from ``SAMSYN_*`` environment variables or a ``.env`` file.
+
+    The database is a single URL so that one variable switches the backend:
+    ``sqlite:///path/to/file.sqlite3`` (the embedded default) or
+    ``postgresql://user@host:port/dbname`` (production).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SAMSYN_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///samsyn.sqlite3",
+        description="sqlite:///FILE (default, relative to the working directory) "
+        "or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME",
+    )
+    db_connect_timeout: int = Field(
+        default=3, ge=1, description="Seconds to wait for a database connection."
+    )
+    db_attempts: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="How often a storage call is tried on a lost connection before giving up. "
+        "Each try waits at most db_connect_timeout, so a request fails within about "
+        "db_attempts x db_connect_timeout seconds when the database is unreachable.",
+    )
+    db_pool_size: int = Field(default=8, ge=1, description="PostgreSQL connections kept open.")
+    db_lock_timeout: int = Field(
+        default=5, ge=0, description="Seconds an append waits for the ledger's table lock."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP service listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP service uses.")
+    demo_on_empty: bool = Field(
+        default=True,
+        description="Load the bundled real history when the service starts on an empty ledger.",
+    )
+    anonymous_read: bool = Field(
+        default=True,
+        description="Let anyone read the read models without a token (decisions are public "
+        "records); who recorded what stays hidden from anonymous readers.",
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: console on a terminal, JSON otherwise."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level name.")
+    recorder_name: str = Field(
+        default="system", description="Who is named as recorder for entries the CLI appends."
+    )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file named by ``database_url``."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            msg = f"not an SQLite URL: {self.database_url!r}"
+            raise ValueError(msg)
+        return Path(self.database_url[len(prefix) :])
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,135 @@
+"""Where the ledger is kept: SQLite (embedded default) or PostgreSQL, configured deliberately.
+
+The library retries a lost connection ten times by default, which turns a three-second
+connect timeout into half a minute per request. Samsyn's recorders retry
+``db_attempts`` times instead, so a request fails within seconds when the database is down.
+``POSTGRES_ENABLE_DB_FUNCTIONS`` stays off: the table lock it would drop is what keeps
+notification ids in commit order for readers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from eventsourcing.utils import get_topic, retry
+
+from ledger.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DB_ATTEMPTS = "SAMSYN_DB_ATTEMPTS"
+
+
+def _with_attempts(recorder: Any, names: Sequence[str], attempts: int) -> None:
+    """Re-wrap the library's retried methods of ``recorder`` with our number of attempts."""
+    for name in names:
+        method = getattr(type(recorder), name)
+        undecorated = getattr(method, "__wrapped__", method)
+        bound = functools.partial(undecorated, recorder)
+        wrapped = retry((InterfaceError, OperationalError), max_attempts=attempts, wait=0.1)(bound)
+        setattr(recorder, name, wrapped)
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, plus position look-ups for receipts."""
+
+    def positions_of(self, entries: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
+        """Notification ids (positions) of stored events given by aggregate id and version."""
+        if not entries:
+            return {}
+        statement = (
+            f"SELECT originator_id, originator_version, notification_id "
+            f'FROM "{self.datastore.schema}"."{self.events_table_name}" '
+            "WHERE (originator_id, originator_version) IN "
+            f"({', '.join(['(%s, %s)'] * len(entries))})"
+        )
+        params = [v for entry in entries for v in entry]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params)
+            return {
+                (row["originator_id"], row["originator_version"]): row["notification_id"]
+                for row in curs.fetchall()
+            }
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, plus position look-ups for receipts."""
+
+    def positions_of(self, entries: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
+        result: dict[tuple[UUID, int], int] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for originator_id, version in entries:
+                c.execute(
+                    f"SELECT rowid FROM {self.events_table_name} "
+                    "WHERE originator_id=? AND originator_version=?",
+                    (originator_id.hex, version),
+                )
+                row = c.fetchone()
+                if row is not None:
+                    result[(originator_id, version)] = row[0]
+        return result
+
+
+class PostgresLedgerFactory(PostgresFactory):
+    """PostgreSQL infrastructure with Samsyn's recorder and retry policy."""
+
+    application_recorder_class = PostgresLedgerRecorder
+
+    def application_recorder(self) -> Any:
+        recorder = super().application_recorder()
+        attempts = int(self.env.get(DB_ATTEMPTS) or "2")
+        _with_attempts(
+            recorder,
+            ["insert_events", "select_notifications", "max_notification_id", "select_events"],
+            attempts,
+        )
+        return recorder
+
+
+class SQLiteLedgerFactory(SQLiteFactory):
+    """SQLite infrastructure with Samsyn's recorder."""
+
+    application_recorder_class = SQLiteLedgerRecorder
+
+
+def persistence_env(settings: Settings, *, schema: str | None = None) -> dict[str, str]:
+    """The eventsourcing environment for the configured database."""
+    env: dict[str, str] = {
+        "COMPRESSOR_TOPIC": "",
+        DB_ATTEMPTS: str(settings.db_attempts),
+    }
+    if settings.is_postgres:
+        url = urlparse(settings.database_url)
+        env.update(
+            PERSISTENCE_MODULE=get_topic(PostgresLedgerFactory),
+            POSTGRES_DBNAME=(url.path or "/").lstrip("/") or "postgres",
+            POSTGRES_HOST=url.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(url.port or 5432),
+            POSTGRES_USER=unquote(url.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_CONNECT_TIMEOUT=str(settings.db_connect_timeout),
+            POSTGRES_POOL_SIZE=str(settings.db_pool_size),
+            POSTGRES_MAX_OVERFLOW="4",
+            POSTGRES_LOCK_TIMEOUT=str(settings.db_lock_timeout),
+            POSTGRES_PRE_PING="y",
+            POSTGRES_ENABLE_DB_FUNCTIONS="n",
+        )
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+    else:
+        path = settings.sqlite_path
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE=get_topic(SQLiteLedgerFactory),
+            SQLITE_DBNAME=str(path),
+            SQLITE_LOCK_TIMEOUT=str(max(1, settings.db_lock_timeout)),
+        )
+    return env

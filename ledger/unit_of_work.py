@@ -1,0 +1,134 @@
+"""The set of aggregates one command reads and changes, saved together or not at all."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Repository
+
+from ledger.domain.base import LedgerAggregate
+from ledger.domain.matter import CaseNumber, Matter, case_number_id, case_number_ref
+from ledger.domain.organisation import Organisation
+from ledger.errors import (
+    AlreadyRecorded,
+    NotPermitted,
+    Problem,
+    RuleViolation,
+    UnknownReference,
+)
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+
+class UnitOfWork:
+    """Loads aggregates by reference (each once), and collects those a command changes.
+
+    Every aggregate read is kept, so a command that touches the same record twice sees
+    its own changes, and the store's version check covers all of them at save time.
+    """
+
+    def __init__(
+        self, repository: Repository[UUID], acting_for: frozenset[str] | None = None
+    ) -> None:
+        """``acting_for``: the organisations the recorder may act for (None: any)."""
+        self._repository = repository
+        self._acting_for = (
+            None if acting_for is None else frozenset(o.casefold() for o in acting_for)
+        )
+        self._loaded: dict[UUID, LedgerAggregate] = {}
+        self._new: dict[UUID, LedgerAggregate] = {}
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        if aggregate_id in self._new:
+            found = self._new[aggregate_id]
+        elif aggregate_id in self._loaded:
+            found = self._loaded[aggregate_id]
+        else:
+            try:
+                found = self._repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            self._loaded[aggregate_id] = found
+        return found if isinstance(found, cls) else None
+
+    def get(self, cls: type[A], ref: str, field: str) -> A:
+        """The live ``cls`` entity called ``ref``; unknown or voided ones are refused."""
+        found = self.find(cls, cls.id_for(ref))
+        if found is None:
+            raise UnknownReference(cls.kind, ref, field)
+        found.check_not_voided()
+        return found
+
+    def owned(self, cls: type[A], ref: str, field: str) -> A:
+        """Like :meth:`get`, and the recorder must act for one of the entity's owners."""
+        found = self.get(cls, ref, field)
+        self.authorise(found.owners(), field)
+        return found
+
+    def get_any(self, cls: type[A], ref: str, field: str) -> A:
+        """Like :meth:`get`, but voided entities are returned too (for adjustments)."""
+        found = self.find(cls, cls.id_for(ref))
+        if found is None:
+            raise UnknownReference(cls.kind, ref, field)
+        return found
+
+    def add(self, aggregate: LedgerAggregate) -> None:
+        """A new aggregate; refused if one with the same reference exists."""
+        if self.find(type(aggregate), aggregate.id) is not None or aggregate.id in self._new:
+            raise AlreadyRecorded(
+                f"{aggregate.kind} {aggregate.ref!r} is already recorded",
+                [Problem("ref", f"a {aggregate.kind} {aggregate.ref!r} exists")],
+            )
+        self._new[aggregate.id] = aggregate
+
+    def authorise(self, organisations: set[str], field: str) -> None:
+        """Refuse unless the recorder may act for one of ``organisations``."""
+        if self._acting_for is None:
+            return
+        if not {o.casefold() for o in organisations} & self._acting_for:
+            whose = ", ".join(sorted(organisations)) or "administrators"
+            raise NotPermitted(
+                f"this account may not record this act (it belongs to {whose})",
+                [Problem(field, f"the account acts for {', '.join(sorted(self._acting_for))}")],
+            )
+
+    def organisation(self, ref: str, field: str) -> Organisation:
+        return self.get(Organisation, ref, field)
+
+    def principal(self, ref: str, field: str) -> Organisation:
+        organisation = self.organisation(ref, field)
+        if not organisation.is_principal:
+            raise RuleViolation(
+                f"{ref!r} is not a principal",
+                [Problem(field, f"{ref} is a {organisation.organisation_kind}")],
+            )
+        return organisation
+
+    def body(
+        self, organisation_ref: str, code: str, field: str, organisation_field: str = "organisation"
+    ) -> Organisation:
+        """The organisation, after checking it has body ``code``."""
+        organisation = self.organisation(organisation_ref, organisation_field)
+        if not organisation.has_body(code):
+            raise UnknownReference("body", f"{organisation.ref}/{code}", field)
+        return organisation
+
+    def matter(self, organisation: str, dnr: str, field: str) -> Matter:
+        index = self.find(CaseNumber, case_number_id(organisation, dnr))
+        if index is None:
+            raise UnknownReference("matter", case_number_ref(organisation, dnr), field)
+        matter = self.find(Matter, index.matter_id)
+        if matter is None:  # pragma: no cover - the index and the matter are saved together
+            raise UnknownReference("matter", case_number_ref(organisation, dnr), field)
+        matter.check_not_voided()
+        return matter
+
+    def changed(self) -> list[LedgerAggregate]:
+        """Every aggregate with events to save: new ones first (the command's subject),
+        then the records its effects changed, each in the order it was first touched."""
+        touched: list[LedgerAggregate] = [*self._new.values(), *self._loaded.values()]
+        return [a for a in touched if a.pending_events]
+
+    def pending(self) -> list[Any]:
+        return [e for a in self.changed() for e in a.pending_events]

@@ -1,0 +1,1 @@
+"""Samsyn's read side: read models folded from the ledger, live and as of any date."""
