@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from eventsourcing.persistence import PersistenceError
+from fastapi import FastAPI, Request, Response
 
 from api import problems
 from api.accounts import AccountStore
-from api.routes import entries, feed, registrar
+from api.routes import entries, feed, imports, registrar
 from ledger.application import Ledger
+from ledger.errors import StoreUnavailable
 from ledger.importing import load_demo
 from ledger.logs import configure_logging
 from ledger.settings import Settings, get_settings
@@ -57,13 +62,39 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
 
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Any) -> Any:
+        """Carry X-Request-ID (given or made) through every log line and back."""
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        response.headers["X-Request-ID"] = request_id
+        log.info("request", method=request.method, path=request.url.path,
+                 status=response.status_code,
+                 account=getattr(request.state, "account", "anonymous"),
+                 ms=round((time.perf_counter() - started) * 1000, 1))
+        return response
+
     @app.get("/health", tags=["operations"], summary="The process is up")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/ready", tags=["operations"], summary="The database answers",
+             responses={503: {}})
+    def ready(request: Request) -> dict[str, Any]:
+        ledger: Ledger = request.app.state.ledger
+        try:
+            head = ledger.max_position()
+        except PersistenceError as e:
+            raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
+        return {"status": "ready", "head": head}
+
     app.include_router(feed.router)
     app.include_router(entries.router)
     app.include_router(registrar.router)
+    app.include_router(imports.router)
     return app
 
 

@@ -59,13 +59,40 @@ def _import(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"samsyn: cannot read {args.file}: {e.strerror}", file=sys.stderr)
         return 2
-    parsed = parse_lines(lines)
-    ledger = Ledger(env=persistence_env(settings))
     with Progress(transient=True) as progress:
-        task = progress.add_task("importing", total=len(parsed))
+        task = progress.add_task("reading", total=len(lines))
+        parsed = parse_lines(lines, lambda n: progress.advance(task, n))
+        ledger = Ledger(env=persistence_env(settings))
+        progress.update(task, description="checking and recording", completed=0,
+                        total=len(parsed))
         receipts = record_lines(ledger, parsed, args.recorded_by or settings.recorder_name,
-                                lambda n: progress.advance(task, n))
-    print(f"imported {len(receipts)} commands from {args.file}")
+                                progress=lambda n: progress.advance(task, n))
+    positions = [p for r in receipts for p in r.positions]
+    print(f"imported {len(receipts)} commands from {args.file}"
+          + (f" (positions {positions[0]}-{positions[-1]})" if positions else ""))
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.accounts import AccountStore
+
+    if args.action != "list" and not args.name:
+        print(f"samsyn: token {args.action} needs an account name", file=sys.stderr)
+        return 2
+    store = AccountStore(get_settings())
+    if args.action == "create":
+        token = store.create(args.name, args.role, args.organisation or [])
+        print(token)
+        print(f"created {args.role} account {args.name!r}; the token is shown only now",
+              file=sys.stderr)
+    elif args.action == "revoke":
+        if not store.revoke(args.name):
+            print(f"samsyn: no live account {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"revoked {args.name!r}")
+    else:
+        for name, role, organisations, revoked in store.list():
+            print(f"{name}\t{role}\t{','.join(organisations)}\t{'revoked' if revoked else ''}")
     return 0
 
 
@@ -85,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--recorded-by")
     imp.set_defaults(func=_import)
+    token = sub.add_parser("token", help="create, revoke or list API accounts")
+    token.add_argument("action", choices=["create", "revoke", "list"])
+    token.add_argument("name", nargs="?", default="")
+    token.add_argument("--role", choices=["admin", "registrar", "auditor", "reader"],
+                       default="reader")
+    token.add_argument("--organisation", action="append",
+                       help="an organisation a registrar acts for (repeat for several)")
+    token.set_defaults(func=_token)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +16,7 @@ from ledger.errors import (
     ConflictError,
     IdempotencyKeyReused,
     InvalidCommand,
+    NotPermitted,
     RuleViolation,
     SamsynError,
     StoreUnavailable,
@@ -31,6 +33,7 @@ STATUS: dict[type[SamsynError], int] = {
     AlreadyRecorded: 409,
     ConflictError: 409,
     IdempotencyKeyReused: 422,
+    NotPermitted: 403,
     StoreUnavailable: 503,
 }
 
@@ -78,6 +81,13 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         return problem(error.status_code, f"http-{error.status_code}", str(error.detail),
                        str(error.detail), headers=dict(error.headers or {}))
+
+    @app.exception_handler(PersistenceError)
+    async def store_error(request: Request, error: PersistenceError) -> JSONResponse:
+        log.warning("store unavailable", path=request.url.path, error=str(error))
+        return problem(503, StoreUnavailable.kind, StoreUnavailable.title,
+                       "the ledger store is unavailable; nothing was written",
+                       headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, cast
@@ -28,6 +28,7 @@ from ledger.errors import (
     IdempotencyKeyReused,
     InvalidCommand,
     Problem,
+    SamsynError,
     StoreUnavailable,
 )
 from ledger.handlers import ENTRY_CLASSES, HANDLERS
@@ -94,9 +95,10 @@ class Receipt:
         return [int(e["position"]) for e in self.entries]
 
 
-def command_hash(command: Command) -> str:
-    """A digest of the command's content, to tell a retry from a different command."""
-    body = json.dumps(command.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def commands_hash(commands: Sequence[Command]) -> str:
+    """A digest of the commands' content, to tell a retry from a different request."""
+    body = json.dumps([c.model_dump(mode="json") for c in commands], sort_keys=True,
+                      separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -139,32 +141,70 @@ class Ledger(Application[UUID]):
         ``expected_version`` is the version of the command's target entry the client read;
         if the entry has moved on since, the command is refused as a conflict.
         """
+        return self._execute(
+            [command], recorded_by, idempotency_key, acting_for, expected_version, None, None
+        )[0]
+
+    def execute_many(
+        self,
+        commands: Sequence[Command],
+        *,
+        recorded_by: str,
+        idempotency_key: str | None = None,
+        acting_for: frozenset[str] | None = None,
+        labels: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Receipt]:
+        """Record all commands in one transaction, or none of them.
+
+        Each command is checked against the ledger as the commands before it leave it. If
+        any is refused, nothing is written and the error names every refused command by
+        its label (``line 7`` in an import) with its problems.
+        """
+        if not commands:
+            return []
+        return self._execute(
+            list(commands), recorded_by, idempotency_key, acting_for, None,
+            list(labels) if labels else [f"[{i}]" for i in range(len(commands))], progress,
+        )
+
+    def _execute(
+        self,
+        commands: list[Command],
+        recorded_by: str,
+        idempotency_key: str | None,
+        acting_for: frozenset[str] | None,
+        expected_version: int | None,
+        labels: list[str] | None,
+        progress: Callable[[int], None] | None,
+    ) -> list[Receipt]:
         key_ref = f"{recorded_by}:{idempotency_key}" if idempotency_key else None
-        digest = command_hash(command) if key_ref else ""
+        digest = commands_hash(commands) if key_ref else ""
+        kind = commands[0].type if len(commands) == 1 else "Import"
         try:
             if key_ref is not None:
-                replay = self._replay(key_ref, command, digest)
+                replay = self._replay(key_ref, digest)
                 if replay is not None:
                     return replay
             stamped = self.clock()
             context = RecordingContext(recorded_by=recorded_by, clock=lambda: stamped)
             with recording(context):
-                uow = UnitOfWork(self.repository, acting_for)
-                if expected_version is not None:
-                    _check_version(uow, command, expected_version)
-                HANDLERS[type(command)](command, uow)
-                changed = uow.changed()
+                spans = self._check(
+                    commands, context, acting_for, expected_version, labels, progress
+                )
                 if key_ref is not None:
                     entries: list[list[str | int]] = [
-                        [str(e.originator_id), e.originator_version] for e in uow.pending()
+                        [str(e.originator_id), e.originator_version, index]
+                        for index, (begin, end) in enumerate(spans)
+                        for e in context.journal[begin:end]
                     ]
-                    changed.append(IdempotencyKey.claim(key_ref, command.type, digest, entries))
-            pending = [e for a in changed for e in a.pending_events]
+                    IdempotencyKey.claim(key_ref, kind, digest, entries)
+            events = context.journal
             try:
-                recordings = self.save(*changed)
+                recordings = self.save(*events)
             except RecordConflictError:
                 if key_ref is not None:
-                    replay = self._replay(key_ref, command, digest)
+                    replay = self._replay(key_ref, digest)
                     if replay is not None:
                         return replay
                 raise ConflictError(
@@ -177,18 +217,71 @@ class Ledger(Application[UUID]):
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
             for r in recordings
         }
-        return Receipt(
-            command_type=command.type,
-            recorded_by=recorded_by,
-            recorded_at=pending[0].timestamp,
-            entries=[
-                _entry_receipt(e, positions[(e.originator_id, e.originator_version)])
-                for e in pending
-            ],
-        )
+        receipts = []
+        for index, (begin, end) in enumerate(spans):
+            written = events[begin:end]
+            if index == len(spans) - 1 and key_ref is not None:
+                written = [*written, events[-1]]
+            receipts.append(Receipt(
+                command_type=commands[index].type,
+                recorded_by=recorded_by,
+                recorded_at=stamped,
+                entries=[
+                    _entry_receipt(e, positions[(e.originator_id, e.originator_version)])
+                    for e in written
+                ],
+            ))
+        return receipts
 
-    def _replay(self, key_ref: str, command: Command, digest: str) -> Receipt | None:
-        """The original receipt if this key was already used for this very command."""
+    def _check(
+        self,
+        commands: list[Command],
+        context: RecordingContext,
+        acting_for: frozenset[str] | None,
+        expected_version: int | None,
+        labels: list[str] | None,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[tuple[int, int]]:
+        """Run the handlers; answer each command's span of the journal."""
+        uow = UnitOfWork(self.repository, acting_for)
+        if expected_version is not None:
+            _check_version(uow, commands[0], expected_version)
+        spans: list[tuple[int, int]] = []
+        accepted: list[Command] = []
+        problems: list[Problem] = []
+        for index, command in enumerate(commands):
+            begin = len(context.journal)
+            try:
+                HANDLERS[type(command)](command, uow)
+            except SamsynError as e:
+                if labels is None:
+                    raise
+                label = labels[index]
+                problems += [Problem(f"{label}: {p.field}", p.reason) for p in e.problems] or [
+                    Problem(label, e.detail)
+                ]
+                # Start again from the accepted commands, without the refused one's traces.
+                context.journal.clear()
+                uow = UnitOfWork(self.repository, acting_for)
+                spans = []
+                for earlier in accepted:
+                    begin = len(context.journal)
+                    HANDLERS[type(earlier)](earlier, uow)
+                    spans.append((begin, len(context.journal)))
+                continue
+            accepted.append(command)
+            spans.append((begin, len(context.journal)))
+            if progress is not None:
+                progress(1)
+        if problems:
+            refused = len({p.field.split(":")[0] for p in problems})
+            raise InvalidCommand(
+                f"{refused} of {len(commands)} commands refused; nothing was written", problems
+            )
+        return spans
+
+    def _replay(self, key_ref: str, digest: str) -> list[Receipt] | None:
+        """The original receipts if this key was already used for these very commands."""
         claim_id = IdempotencyKey.id_for(key_ref)
         if claim_id not in self.repository:
             return None
@@ -198,23 +291,30 @@ class Ledger(Application[UUID]):
                 "this idempotency key was used for a different command",
                 [Problem("idempotency_key", f"already used for a {claim.command_type}")],
             )
-        wanted = [(UUID(str(i)), int(v)) for i, v in claim.entries] + [(claim.id, 1)]
-        positions = self.recorder.positions_of(wanted)  # type: ignore[attr-defined]
-        events: list[Any] = [
-            event
-            for aggregate_id, version in wanted
-            for event in self.events.get(aggregate_id, gt=version - 1, lte=version)
-        ]
-        return Receipt(
-            command_type=claim.command_type,
-            recorded_by=events[0].recorded_by,
-            recorded_at=events[0].timestamp,
-            entries=[
-                _entry_receipt(e, positions[(e.originator_id, e.originator_version)])
-                for e in events
-            ],
-            replayed=True,
+        wanted = [(UUID(str(i)), int(v), int(n)) for i, v, n in claim.entries]
+        last = max((n for _, _, n in wanted), default=0)
+        wanted.append((claim.id, 1, last))
+        positions = self.recorder.positions_of(  # type: ignore[attr-defined]
+            [(i, v) for i, v, _ in wanted]
         )
+        by_index: dict[int, list[dict[str, Any]]] = {}
+        first: Any = None
+        for aggregate_id, version, index in wanted:
+            event: Any = next(iter(self.events.get(aggregate_id, gt=version - 1, lte=version)))
+            first = first or event
+            by_index.setdefault(index, []).append(
+                _entry_receipt(event, positions[(aggregate_id, version)])
+            )
+        return [
+            Receipt(
+                command_type=claim.command_type,
+                recorded_by=first.recorded_by,
+                recorded_at=first.timestamp,
+                entries=by_index[index],
+                replayed=True,
+            )
+            for index in sorted(by_index)
+        ]
 
     # Reading ------------------------------------------------------------------------------
 

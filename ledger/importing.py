@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ledger.application import Ledger, Receipt
 from ledger.commands import Command, parse_command
-from ledger.errors import InvalidCommand, Problem, SamsynError
+from ledger.errors import InvalidCommand, Problem
 
 ANNOTATIONS = ("assumed", "source")
 
@@ -41,7 +41,9 @@ def _problems(error: ValidationError, prefix: str) -> list[Problem]:
     return problems
 
 
-def parse_lines(lines: Iterable[str]) -> list[ImportLine]:
+def parse_lines(
+    lines: Iterable[str], progress: Callable[[int], None] | None = None
+) -> list[ImportLine]:
     """Parse every line; refuse the file with *all* bad lines named if any is bad."""
     parsed: list[ImportLine] = []
     problems: list[Problem] = []
@@ -62,6 +64,8 @@ def parse_lines(lines: Iterable[str]) -> list[ImportLine]:
             parsed.append(ImportLine(number, parse_command(data), assumed))
         except ValidationError as e:
             problems.extend(_problems(e, f"line {number}: "))
+        if progress is not None:
+            progress(1)
     if problems:
         raise InvalidCommand(
             f"{len({p.field.split(':')[0] for p in problems})} bad line(s); nothing was written",
@@ -74,21 +78,20 @@ def record_lines(
     ledger: Ledger,
     lines: list[ImportLine],
     recorded_by: str,
+    acting_for: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Receipt]:
-    """Execute parsed lines in order. A line the ledger refuses stops the import, naming it."""
-    receipts = []
-    for line in lines:
-        try:
-            receipts.append(ledger.execute(line.command, recorded_by=recorded_by))
-        except SamsynError as e:
-            e.problems = [Problem(f"line {line.number}: {p.field}", p.reason) for p in e.problems]
-            e.detail = f"line {line.number}: {e.detail}"
-            e.args = (e.detail,)
-            raise
-        if progress is not None:
-            progress(1)
-    return receipts
+    """Record parsed lines in one transaction; if the ledger refuses any, nothing is
+    written and every refused line is named."""
+    return ledger.execute_many(
+        [line.command for line in lines],
+        recorded_by=recorded_by,
+        acting_for=acting_for,
+        idempotency_key=idempotency_key,
+        labels=[f"line {line.number}" for line in lines],
+        progress=progress,
+    )
 
 
 def demo_lines() -> list[str]:

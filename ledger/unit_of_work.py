@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
@@ -22,10 +22,11 @@ A = TypeVar("A", bound=LedgerAggregate)
 
 
 class UnitOfWork:
-    """Loads aggregates by reference (each once), and collects those a command changes.
+    """Loads aggregates by reference, each once, for the commands being checked.
 
-    Every aggregate read is kept, so a command that touches the same record twice sees
-    its own changes, and the store's version check covers all of them at save time.
+    Every aggregate read is kept, so a command that touches the same record twice (or a
+    later command of an import) sees the changes made so far; the events themselves are
+    collected, in the order they happen, by the recording context's journal.
     """
 
     def __init__(
@@ -33,9 +34,7 @@ class UnitOfWork:
     ) -> None:
         """``acting_for``: the organisations the recorder may act for (None: any)."""
         self._repository = repository
-        self._acting_for = (
-            None if acting_for is None else frozenset(o.casefold() for o in acting_for)
-        )
+        self._acting_for = acting_for
         self._loaded: dict[UUID, LedgerAggregate] = {}
         self._new: dict[UUID, LedgerAggregate] = {}
 
@@ -86,7 +85,7 @@ class UnitOfWork:
         """Refuse unless the recorder may act for one of ``organisations``."""
         if self._acting_for is None:
             return
-        if not {o.casefold() for o in organisations} & self._acting_for:
+        if not {o.casefold() for o in organisations} & {o.casefold() for o in self._acting_for}:
             whose = ", ".join(sorted(organisations)) or "administrators"
             raise NotPermitted(
                 f"this account may not record this act (it belongs to {whose})",
@@ -123,12 +122,3 @@ class UnitOfWork:
             raise UnknownReference("matter", case_number_ref(organisation, dnr), field)
         matter.check_not_voided()
         return matter
-
-    def changed(self) -> list[LedgerAggregate]:
-        """Every aggregate with events to save: new ones first (the command's subject),
-        then the records its effects changed, each in the order it was first touched."""
-        touched: list[LedgerAggregate] = [*self._new.values(), *self._loaded.values()]
-        return [a for a in touched if a.pending_events]
-
-    def pending(self) -> list[Any]:
-        return [e for a in self.changed() for e in a.pending_events]

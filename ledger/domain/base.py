@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -39,13 +39,14 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class RecordingContext:
-    """Who is recording, and the clock that stamps the recorded time."""
+    """Who is recording, the clock that stamps the recorded time, and the journal that
+    keeps every new event in the order it happened (the order it is appended in)."""
 
     recorded_by: str
     clock: Callable[[], datetime] = utc_now
+    journal: list[Any] = field(default_factory=list)
 
 
-_SYSTEM = RecordingContext(recorded_by="system")
 _recording: ContextVar[RecordingContext | None] = ContextVar("samsyn_recording", default=None)
 
 
@@ -61,7 +62,7 @@ def recording(context: RecordingContext) -> Iterator[RecordingContext]:
 
 def current_recording() -> RecordingContext:
     """The recording context of the command being executed (``system`` outside one)."""
-    return _recording.get() or _SYSTEM
+    return _recording.get() or RecordingContext(recorded_by="system")
 
 
 class LedgerAggregate(Aggregate):
@@ -121,13 +122,18 @@ class LedgerAggregate(Aggregate):
         self.corrections = []
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("recorded_by", current_recording().recorded_by)
+        context = current_recording()
+        kwargs.setdefault("recorded_by", context.recorded_by)
         super().trigger_event(event_class, **kwargs)
+        context.journal.append(self.pending_events[-1])
 
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
-        kwargs.setdefault("recorded_by", current_recording().recorded_by)
-        return super()._create(event_class, id=id, **kwargs)
+        context = current_recording()
+        kwargs.setdefault("recorded_by", context.recorded_by)
+        created = super()._create(event_class, id=id, **kwargs)
+        context.journal.append(created.pending_events[-1])
+        return created
 
     @classmethod
     def id_for(cls, ref: str) -> UUID:
