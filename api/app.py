@@ -45,8 +45,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = ledger is None
-        app.state.ledger = ledger or open_ledger(settings, schema)
-        app.state.accounts = AccountStore(settings, schema)
+        if owned:
+            app.state.ledger = open_ledger(settings, schema)
+            app.state.accounts = AccountStore(settings, schema)
         log.info("samsyn ready", database="postgresql" if settings.is_postgres else "sqlite",
                  head=app.state.ledger.max_position())
         yield
@@ -60,7 +61,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    if ledger is not None:
+        app.state.ledger = ledger
+        app.state.accounts = AccountStore(settings, schema)
     problems.install(app)
+    problems.document(app)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Any) -> Any:

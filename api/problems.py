@@ -94,3 +94,53 @@ def install(app: FastAPI) -> None:
         log.exception("unexpected error", path=request.url.path)
         return problem(500, "internal-error", "Internal error",
                        "the service failed unexpectedly; nothing you sent was wrong")
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "413", "415", "422", "500", "503")
+
+
+def document(app: FastAPI) -> None:
+    """Declare in the OpenAPI document that every error answer is a problem document."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                           description=app.description, routes=app.routes)
+        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for path in spec.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.setdefault("responses", {})
+                for status in ERROR_STATUSES:
+                    responses[status] = {
+                        "description": responses.get(status, {}).get("description")
+                        or f"Problem ({status})",
+                        "content": {PROBLEM_JSON: {
+                            "schema": {"$ref": "#/components/schemas/Problem"}}},
+                    }
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,15 +1,20 @@
-"""Auditor routes: the complete, ordered feed of ledger entries."""
+"""Auditor routes: the complete, ordered feed of ledger entries, paged and live."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentAccount
 from ledger.application import Entry, Ledger
+from ledger.errors import InvalidCommand, Problem
 
 router = APIRouter(prefix="/v1", tags=["auditor"])
 
@@ -65,3 +70,58 @@ def read_events(
         next_after=entries[-1].position if entries else after,
         head=head,
     )
+
+
+STREAM_POLL_SECONDS = 0.5
+STREAM_HEARTBEAT_SECONDS = 15.0
+
+
+@router.get(
+    "/events/stream",
+    summary="Live feed of entries as Server-Sent Events (resumable with Last-Event-ID)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    request: Request,
+    account: CurrentAccount,
+    after: Annotated[int | None, Query(ge=0, description="Start after this position.")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Each event's ``id`` is its position: a client that reconnects with Last-Event-ID
+    continues exactly where it left off. Without either, the stream starts at the head."""
+    ledger: Ledger = request.app.state.ledger
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise InvalidCommand("Last-Event-ID must be a ledger position",
+                                 [Problem("Last-Event-ID", f"{last_event_id!r} is not one")])
+        position = int(last_event_id)
+    elif after is not None:
+        position = after
+    else:
+        position = await run_in_threadpool(ledger.max_position)
+    hide = not account.sees_recorders
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal position
+        quiet = 0.0
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            entries = await run_in_threadpool(ledger.read, position, 100)
+            for entry in entries:
+                item = to_item(entry)
+                if hide:
+                    item.recorded_by = None
+                yield f"id: {entry.position}\nevent: entry\ndata: {item.model_dump_json()}\n\n"
+                position = entry.position
+            if entries:
+                quiet = 0.0
+                continue
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+            quiet += STREAM_POLL_SECONDS
+            if quiet >= STREAM_HEARTBEAT_SECONDS:
+                quiet = 0.0
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

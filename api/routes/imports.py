@@ -48,7 +48,9 @@ async def import_commands(
     request: Request,
     response: Response,
     account: Writer,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
 ) -> ImportReceipt:
     """Every line is checked first, against the ledger as the lines before it leave it.
     One bad line means nothing is written; the answer names every bad line and why."""

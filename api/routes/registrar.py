@@ -136,10 +136,10 @@ def _endpoint(model: type[c.Command]) -> Any:
             {"real_history": {"summary": "From the real history", "value": example}}
             if example else None))],
         idempotency_key: Annotated[str | None, Header(
-            alias="Idempotency-Key", max_length=200,
+            alias="Idempotency-Key", min_length=1, max_length=200,
             description="Retrying with the same key and body records the command once.")] = None,
         if_match: Annotated[str | None, Header(
-            alias="If-Match",
+            alias="If-Match", pattern=r'^(W/)?"?[0-9]{1,9}"?$',
             description="The version of the target entry you read; 409 if it moved on.")] = None,
     ) -> ReceiptModel:
         return record(request, response, command, account, idempotency_key, if_match)
