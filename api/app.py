@@ -17,6 +17,7 @@ from api.accounts import AccountStore
 from api.routes import entries, feed, imports, registrar
 from ledger.application import Ledger
 from ledger.errors import StoreUnavailable
+from ledger.group_commit import GroupCommitter
 from ledger.importing import load_demo
 from ledger.logs import configure_logging
 from ledger.settings import Settings, get_settings
@@ -48,6 +49,7 @@ def create_app(
         if owned:
             app.state.ledger = open_ledger(settings, schema)
             app.state.accounts = AccountStore(settings, schema)
+            app.state.committer = GroupCommitter(app.state.ledger)
         log.info("samsyn ready", database="postgresql" if settings.is_postgres else "sqlite",
                  head=app.state.ledger.max_position())
         yield
@@ -64,6 +66,7 @@ def create_app(
     if ledger is not None:
         app.state.ledger = ledger
         app.state.accounts = AccountStore(settings, schema)
+        app.state.committer = GroupCommitter(ledger)
     problems.install(app)
     problems.document(app)
 

@@ -222,16 +222,28 @@ class Ledger(Application[UUID]):
             written = events[begin:end]
             if index == len(spans) - 1 and key_ref is not None:
                 written = [*written, events[-1]]
-            receipts.append(Receipt(
-                command_type=commands[index].type,
-                recorded_by=recorded_by,
-                recorded_at=stamped,
-                entries=[
-                    _entry_receipt(e, positions[(e.originator_id, e.originator_version)])
-                    for e in written
-                ],
-            ))
+            receipts.append(self.receipt(commands[index], recorded_by, stamped, written,
+                                         positions))
         return receipts
+
+    @staticmethod
+    def receipt(
+        command: Command,
+        recorded_by: str,
+        recorded_at: datetime,
+        written: Sequence[Any],
+        positions: dict[tuple[UUID, int], int],
+    ) -> Receipt:
+        """The receipt of a command whose ``written`` events were stored at ``positions``."""
+        return Receipt(
+            command_type=command.type,
+            recorded_by=recorded_by,
+            recorded_at=recorded_at,
+            entries=[
+                _entry_receipt(e, positions[(e.originator_id, e.originator_version)])
+                for e in written
+            ],
+        )
 
     def _check(
         self,

@@ -81,6 +81,10 @@ class UnitOfWork:
             )
         self._new[aggregate.id] = aggregate
 
+    def act_for(self, acting_for: frozenset[str] | None) -> None:
+        """Check the next command for another recorder (group commit shares one unit)."""
+        self._acting_for = acting_for
+
     def authorise(self, organisations: set[str], field: str) -> None:
         """Refuse unless the recorder may act for one of ``organisations``."""
         if self._acting_for is None:

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from api.auth import Writer
 from ledger import commands as c
-from ledger.application import Ledger, Receipt
+from ledger.application import Receipt
 from ledger.errors import InvalidCommand, Problem
+from ledger.group_commit import GroupCommitter
 
 router = APIRouter(prefix="/v1", tags=["registrar"])
 log = structlog.get_logger("samsyn.api")
@@ -107,8 +108,8 @@ def record(
     request: Request, response: Response, command: c.Command, account: Any,
     idempotency_key: str | None, if_match: str | None,
 ) -> ReceiptModel:
-    ledger: Ledger = request.app.state.ledger
-    receipt = ledger.execute(
+    committer: GroupCommitter = request.app.state.committer
+    receipt = committer.execute(
         command,
         recorded_by=account.name,
         idempotency_key=idempotency_key,
