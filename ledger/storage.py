@@ -4,7 +4,10 @@ The library retries a lost connection ten times by default, which turns a three-
 connect timeout into half a minute per request. Samsyn's recorders retry
 ``db_attempts`` times instead, so a request fails within seconds when the database is down.
 ``POSTGRES_ENABLE_DB_FUNCTIONS`` stays off: the table lock it would drop is what keeps
-notification ids in commit order for readers.
+notification ids in commit order for readers. The pool does not ping a connection before
+each use (``POSTGRES_PRE_PING``): that doubled the round trips of every aggregate load,
+45% of the group committer's time in a profile; a connection found dead is replaced by
+the retry instead.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ def persistence_env(settings: Settings, *, schema: str | None = None) -> dict[st
             POSTGRES_POOL_SIZE=str(settings.db_pool_size),
             POSTGRES_MAX_OVERFLOW="4",
             POSTGRES_LOCK_TIMEOUT=str(settings.db_lock_timeout),
-            POSTGRES_PRE_PING="y",
+            POSTGRES_PRE_PING="n",
             POSTGRES_ENABLE_DB_FUNCTIONS="n",
         )
         if schema:

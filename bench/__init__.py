@@ -1,0 +1,1 @@
+"""Benchmarks of the Samsyn ledger and the synthetic ledgers they run on."""

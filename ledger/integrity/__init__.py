@@ -1,0 +1,61 @@
+"""Tamper evidence: a Merkle log over the ledger, signed checkpoints, and an offline verifier.
+
+Storage-agnostic core, so that auditors can prove nothing in the ledger was altered,
+removed or reordered without trusting the server that keeps it (docs/integrity.md):
+
+* ``canonical`` — the exact bytes each ledger entry contributes as a leaf;
+* ``merkle`` — RFC 9162 tree hashing, inclusion and consistency proofs, the accumulator;
+* ``checkpoint`` — Ed25519-signed C2SP checkpoints and note keys;
+* ``verify`` — the export format, its writer and the offline verifier;
+* ``errors`` — everything this package raises, under ``IntegrityError``.
+"""
+
+from .canonical import LedgerEntry
+from .checkpoint import (
+    Checkpoint,
+    SigningKey,
+    VerifierKey,
+    generate_signing_key,
+    load_or_create_signing_key,
+    parse_and_verify_checkpoint,
+    parse_vkey,
+    sign_checkpoint,
+)
+from .errors import ExportVerificationError, Finding, FindingKind, IntegrityError
+from .merkle import (
+    MerkleAccumulator,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
+from .verify import VerificationReport, export_lines, verify_export, write_export
+
+__all__ = [
+    "Checkpoint",
+    "ExportVerificationError",
+    "Finding",
+    "FindingKind",
+    "IntegrityError",
+    "LedgerEntry",
+    "MerkleAccumulator",
+    "SigningKey",
+    "VerificationReport",
+    "VerifierKey",
+    "consistency_proof",
+    "export_lines",
+    "generate_signing_key",
+    "inclusion_proof",
+    "leaf_hash",
+    "load_or_create_signing_key",
+    "parse_and_verify_checkpoint",
+    "parse_vkey",
+    "root_from_leaf_hashes",
+    "sign_checkpoint",
+    "verify_consistency",
+    "verify_export",
+    "verify_inclusion",
+    "write_export",
+]
