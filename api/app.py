@@ -10,20 +10,28 @@ from typing import Any
 
 import structlog
 from eventsourcing.persistence import PersistenceError
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 
+from api import dashboard as dashboard_page
 from api import problems
 from api.accounts import AccountStore
-from api.routes import entries, feed, imports, registrar
+from api.routes import dashboard, entries, feed, imports, integrity, registrar
 from ledger.application import Ledger
 from ledger.errors import StoreUnavailable
 from ledger.group_commit import GroupCommitter
 from ledger.importing import load_demo
+from ledger.integrity.log import IntegrityLog
+from ledger.integrity.sealer import Sealer
 from ledger.logs import configure_logging
 from ledger.settings import Settings, get_settings
 from ledger.storage import persistence_env
+from projections.queries import ReadModels
+from projections.runner import ProjectionRunner
 
 log = structlog.get_logger("samsyn.api")
+
+#: How far (in entries) the read models may trail the ledger for the service to be ready.
+READY_LAG = 1000
 
 
 def open_ledger(settings: Settings, schema: str | None = None) -> Ledger:
@@ -47,14 +55,37 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = ledger is None
         if owned:
-            app.state.ledger = open_ledger(settings, schema)
-            app.state.accounts = AccountStore(settings, schema)
-            app.state.committer = GroupCommitter(app.state.ledger)
+            attach(app, open_ledger(settings, schema))
+        runner = None
+        if settings.projections_in_process:
+            runner = ProjectionRunner(settings, schema=schema, ledger=app.state.ledger)
+            runner.start()
+        app.state.runner = runner
+        integrity_log = IntegrityLog(settings, schema=schema, ledger=app.state.ledger)
+        sealer = None
+        if settings.seal_in_process:
+            sealer = Sealer(integrity_log, app.state.ledger,
+                            checkpoint_every=settings.checkpoint_interval)
+            sealer.start()
+        app.state.integrity = integrity_log
+        app.state.sealer = sealer
         log.info("samsyn ready", database="postgresql" if settings.is_postgres else "sqlite",
-                 head=app.state.ledger.max_position())
+                 head=app.state.ledger.max_position(), public_key=integrity_log.public_key)
         yield
+        if sealer is not None:
+            sealer.stop()
+        integrity_log.close()
+        if runner is not None:
+            runner.stop()
         if owned:
+            app.state.read_models.close()
             app.state.ledger.close()
+
+    def attach(app: FastAPI, opened: Ledger) -> None:
+        app.state.ledger = opened
+        app.state.accounts = AccountStore(settings, schema)
+        app.state.committer = GroupCommitter(opened)
+        app.state.read_models = ReadModels(settings, schema=schema)
 
     app = FastAPI(
         title="Samsyn",
@@ -64,9 +95,7 @@ def create_app(
     )
     app.state.settings = settings
     if ledger is not None:
-        app.state.ledger = ledger
-        app.state.accounts = AccountStore(settings, schema)
-        app.state.committer = GroupCommitter(ledger)
+        attach(app, ledger)
     problems.install(app)
     problems.document(app)
 
@@ -92,17 +121,27 @@ def create_app(
     @app.get("/ready", tags=["operations"], summary="The database answers",
              responses={503: {}})
     def ready(request: Request) -> dict[str, Any]:
+        """Ready when the database answers and the read models are within
+        ``READY_LAG`` entries of the ledger's head."""
         ledger: Ledger = request.app.state.ledger
         try:
             head = ledger.max_position()
+            projected = request.app.state.read_models.position()
         except PersistenceError as e:
             raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
-        return {"status": "ready", "head": head}
+        if head - projected > READY_LAG:
+            raise HTTPException(503, f"the read models are {head - projected} entries behind",
+                                headers={"Retry-After": "2"})
+        return {"status": "ready", "head": head, "read_models": projected}
 
     app.include_router(feed.router)
     app.include_router(entries.router)
     app.include_router(registrar.router)
     app.include_router(imports.router)
+    app.include_router(dashboard.router)
+    app.include_router(integrity.router)
+    app.include_router(dashboard_page.router)
+    app.mount(dashboard_page.STATIC_PATH, dashboard_page.static_files(), name="dashboard-static")
     return app
 
 

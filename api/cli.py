@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from api import integrity_cli
 from ledger.errors import SamsynError
 from ledger.settings import get_settings
 
@@ -73,6 +74,40 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project(args: argparse.Namespace) -> int:
+    from api.app import configure
+    from projections.runner import run_forever
+
+    settings = get_settings()
+    configure(settings)
+    run_forever(settings)
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from api.app import configure
+    from projections.pipeline import UnknownReadModel
+    from projections.rebuilding import rebuild
+
+    settings = get_settings()
+    configure(settings)
+    with Progress() as progress:
+        task = progress.add_task(f"rebuilding {args.name or 'every read model'}", total=None)
+
+        def advance(position: int, head: int) -> None:
+            progress.update(task, completed=position, total=max(head, 1))
+
+        try:
+            reached = rebuild(settings, args.name, advance)
+        except UnknownReadModel as e:
+            print(f"samsyn: {e}", file=sys.stderr)
+            return 2
+    print(f"rebuilt {args.name or 'every read model'} up to position {reached}")
+    return 0
+
+
 def _token(args: argparse.Namespace) -> int:
     from api.accounts import AccountStore
 
@@ -112,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--recorded-by")
     imp.set_defaults(func=_import)
+    project = sub.add_parser("project", help="keep the read models up to date (own process)")
+    project.set_defaults(func=_project)
+    rebuild = sub.add_parser("rebuild", help="rebuild read models beside the live ones, "
+                             "then swap them in")
+    rebuild.add_argument("name", nargs="?", help="one read model (default: all)")
+    rebuild.set_defaults(func=_rebuild)
     token = sub.add_parser("token", help="create, revoke or list API accounts")
     token.add_argument("action", choices=["create", "revoke", "list"])
     token.add_argument("name", nargs="?", default="")
@@ -120,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--organisation", action="append",
                        help="an organisation a registrar acts for (repeat for several)")
     token.set_defaults(func=_token)
+    integrity_cli.add_parsers(sub)
     return parser
 
 

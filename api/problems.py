@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -51,6 +52,18 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the API documents at ``path`` (one path may be served by several
+    routes, a registrar's POST and a dashboard's GET)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\{[^}:]+(:path)?\}",
+                         lambda m: ".+" if m.group(1) else "[^/]+", template)
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations if m.isalpha()}
+    return sorted(methods)
+
+
 def status_of(error: SamsynError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
@@ -79,8 +92,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         return problem(error.status_code, f"http-{error.status_code}", str(error.detail),
-                       str(error.detail), headers=dict(error.headers or {}))
+                       str(error.detail), headers=headers)
 
     @app.exception_handler(PersistenceError)
     async def store_error(request: Request, error: PersistenceError) -> JSONResponse:

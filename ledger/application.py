@@ -19,6 +19,7 @@ from eventsourcing.persistence import (
     RecordConflictError,
     Transcoding,
 )
+from eventsourcing.utils import get_topic
 
 from ledger.commands import Command
 from ledger.domain.base import LedgerAggregate, RecordingContext, recording, utc_now
@@ -346,7 +347,22 @@ class Ledger(Application[UUID]):
             after = entries[-1].position
 
     def to_entry(self, notification: Notification) -> Entry:
-        event: Any = self.mapper.to_domain_event(notification)
+        return self._entry(self.mapper.to_domain_event(notification), notification.id,
+                           notification.topic)
+
+    def history(self, aggregate_id: UUID) -> list[Entry]:
+        """Every entry of one aggregate, oldest first, with its position in the ledger."""
+        events: list[Any] = list(self.events.get(aggregate_id))
+        positions = self.recorder.positions_of(  # type: ignore[attr-defined]
+            [(aggregate_id, e.originator_version) for e in events]
+        )
+        return [
+            self._entry(e, positions[(aggregate_id, e.originator_version)], get_topic(type(e)))
+            for e in events
+        ]
+
+    @staticmethod
+    def _entry(event: Any, position: int, topic: str) -> Entry:
         data = {
             k: _jsonable(v)
             for k, v in event.__dict__.items()
@@ -354,10 +370,10 @@ class Ledger(Application[UUID]):
                          "originator_topic")
         }
         return Entry(
-            position=notification.id,
-            aggregate_id=cast(UUID, notification.originator_id),
-            version=notification.originator_version,
-            topic=notification.topic,
+            position=position,
+            aggregate_id=event.originator_id,
+            version=event.originator_version,
+            topic=topic,
             event_type=type(event).__qualname__,
             recorded_at=event.timestamp,
             recorded_by=event.recorded_by,

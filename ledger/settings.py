@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         default=True,
         description="Load the bundled real history when the service starts on an empty ledger.",
     )
+    projections_in_process: bool = Field(
+        default=True,
+        description="Keep the read models up to date inside the service; turn off when "
+        "'samsyn project' runs as its own process.",
+    )
     anonymous_read: bool = Field(
         default=True,
         description="Let anyone read the read models without a token (decisions are public "
@@ -57,6 +62,26 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level name.")
     recorder_name: str = Field(
         default="system", description="Who is named as recorder for entries the CLI appends."
+    )
+    signing_key_path: Path | None = Field(
+        default=None,
+        description="File holding the integrity log's Ed25519 signing key: made on first "
+        "start (mode 0600), never stored in the database. Default: <SQLite file>.signing-key "
+        "beside the ledger, or ./samsyn-signing.key with PostgreSQL.",
+    )
+    log_origin: str | None = Field(
+        default=None,
+        description="The integrity log's name: first line of every checkpoint and the key's "
+        "name. Default: the existing key's name, or samsyn/<hostname> for a new key.",
+    )
+    seal_in_process: bool = Field(
+        default=True,
+        description="Seal the ledger into the integrity log inside the service; turn off when "
+        "another process seals (any process may: sealing takes a lock).",
+    )
+    checkpoint_interval: float = Field(
+        default=60.0, gt=0,
+        description="Seconds between signed checkpoints while the ledger grows.",
     )
 
     @property

@@ -42,7 +42,8 @@ def storage(backend: str, tmp_path: Path) -> Iterator[tuple[Settings, str | None
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield Settings(database_url=POSTGRES_URL), schema
+        yield Settings(database_url=POSTGRES_URL,
+                       signing_key_path=tmp_path / "signing.key"), schema
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from api.auth import CurrentAccount
-from api.routes.feed import FeedItem, to_item
+from api.routes.feed import to_item
 from ledger.application import Ledger
 from ledger.domain.base import entity_id
 from ledger.domain.matter import CaseNumber, case_number_id
@@ -23,16 +23,10 @@ def _history(request: Request, response: Response, aggregate_id: UUID,
     aggregate = ledger.aggregate(aggregate_id)
     if aggregate is None or isinstance(aggregate, CaseNumber):
         raise HTTPException(404, f"no entry {aggregate_id}")
-    positions = ledger.recorder.positions_of(  # type: ignore[attr-defined]
-        [(aggregate.id, v) for v in range(1, aggregate.version + 1)])
-    events: list[FeedItem] = []
-    for version in range(1, aggregate.version + 1):
-        position = positions[(aggregate.id, version)]
-        entry = ledger.read(position - 1, 1)[0]
-        item = to_item(entry)
-        if not account.sees_recorders:
+    events = [to_item(entry) for entry in ledger.history(aggregate.id)]
+    if not account.sees_recorders:
+        for item in events:
             item.recorded_by = None
-        events.append(item)
     response.headers["ETag"] = f'"{aggregate.version}"'
     return {
         "id": str(aggregate.id),

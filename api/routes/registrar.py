@@ -123,6 +123,9 @@ def record(
     response.headers["Location"] = f"/v1/entries/{model.id}"
     if receipt.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    for follower in (request.app.state.runner, getattr(request.app.state, "sealer", None)):
+        if follower is not None:
+            follower.notify()
     return model
 
 

@@ -24,9 +24,11 @@ def test_a_request_id_is_returned_as_given_or_made(service: Service) -> None:
     assert len(made.headers["x-request-id"]) == 32
 
 
-def test_ready_reports_the_head_of_the_ledger(service: Service) -> None:
+def test_ready_reports_the_head_of_the_ledger_and_the_read_models(service: Service) -> None:
+    head = service.ledger.max_position()
+    service.client.app.state.runner.wait_until(head)  # type: ignore[attr-defined]
     body = service.client.get("/ready").json()
-    assert body == {"status": "ready", "head": service.ledger.max_position()}
+    assert body == {"status": "ready", "head": head, "read_models": head}
 
 
 def test_a_database_that_went_away_is_a_503_with_retry_after(tmp_path: Path) -> None:

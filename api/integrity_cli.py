@@ -1,0 +1,374 @@
+"""The integrity commands of ``samsyn``: export, verify (offline and live), checkpoint, proof.
+
+``samsyn verify FILE`` needs neither the server nor the database: it is what an auditor runs
+on an export. The others open the configured store. Each command is a function taking the
+parsed arguments and answering the exit status: 0 fine, 1 something is wrong with the
+ledger or the export (one line on stderr names the first bad entry), 2 a usage error.
+``add_parsers`` wires them into ``samsyn``'s argparse subcommands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger.integrity.errors import Finding, FindingKind
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ledger.application import Ledger
+    from ledger.integrity.log import IntegrityLog
+    from ledger.settings import Settings
+
+_SAMPLE_BYTES = 1 << 20
+_WHOLE_EXPORT = frozenset({FindingKind.KEY_MISMATCH, FindingKind.TRUSTED_MISMATCH})
+"""Findings about the export as a whole: no entry to name."""
+
+
+def _err(message: str) -> None:
+    print(f"samsyn: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        yield progress
+
+
+@contextmanager
+def _opened(
+    settings: Settings | None, schema: str | None
+) -> Iterator[tuple[Ledger, IntegrityLog]]:
+    from ledger.application import Ledger
+    from ledger.integrity.log import IntegrityLog
+    from ledger.settings import get_settings
+    from ledger.storage import persistence_env
+
+    settings = settings or get_settings()
+    ledger = Ledger(env=persistence_env(settings, schema=schema))
+    try:
+        with IntegrityLog(settings, schema=schema, ledger=ledger) as integrity:
+            yield ledger, integrity
+    finally:
+        ledger.close()
+
+
+def _read_text(path: str, what: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        _err(f"cannot read the {what} {path}: {e}")
+        return None
+
+
+# -- samsyn export ----------------------------------------------------------------------------
+
+
+def export(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn export FILE [--from N] [--to N]``: seal, sign a checkpoint, write an export."""
+    from ledger.integrity.log import ExportRangeError
+
+    with _opened(settings, schema) as (ledger, integrity):
+        if not getattr(args, "no_checkpoint", False):
+            integrity.seal_all(ledger)
+            integrity.issue_checkpoint()
+        try:
+            plan = integrity.plan_export(args.from_position, args.to_position)
+        except ExportRangeError as e:
+            _err(str(e))
+            return 1
+        with _progress() as progress:
+            task = progress.add_task("exporting", total=plan.tree_size)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done)
+
+            if args.file == "-":
+                summary = integrity.export(sys.stdout, args.from_position, args.to_position,
+                                           advance, ledger=ledger)
+            else:
+                try:
+                    summary = integrity.export(args.file, args.from_position, args.to_position,
+                                               advance, ledger=ledger)
+                except FileExistsError:
+                    _err(f"{args.file} exists; an export never overwrites a file")
+                    return 2
+    print(
+        f"exported {summary.entries} entries and {summary.checkpoints} checkpoint(s) "
+        f"(tree size {summary.tree_size}, root {summary.root_hash.hex()}) to {args.file}; "
+        f"public key {integrity.public_key}",
+        file=sys.stderr,
+    )
+    if summary.damaged:
+        _err(
+            "the store is damaged: "
+            + "; ".join(
+                part
+                for part in (
+                    f"rows missing at positions {summary.missing_rows[:5]}"
+                    if summary.missing_rows else "",
+                    f"rows unreadable at positions {summary.unreadable_rows[:5]}"
+                    if summary.unreadable_rows else "",
+                    f"checkpoints not validly signed at sizes {summary.bad_checkpoints[:5]}"
+                    if summary.bad_checkpoints else "",
+                )
+                if part
+            )
+            + " (the export shows it as it is; run 'samsyn verify --live')"
+        )
+        return 1
+    return 0
+
+
+# -- samsyn verify ----------------------------------------------------------------------------
+
+
+def _estimate_entries(path: str) -> int | None:
+    """Lines in the file, estimated from its first MiB (for the progress bar)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            sample = f.read(_SAMPLE_BYTES)
+    except OSError:
+        return None
+    lines = sample.count(b"\n")
+    if not lines or not sample:
+        return None
+    return max(1, round(size * lines / len(sample)))
+
+
+def _pinned_key(value: str | None) -> str | None:
+    """``--key`` is a verifier key string, or a file holding one."""
+    if value is None or ("+" in value and not Path(value).is_file()):
+        return value
+    text = _read_text(value, "key file")
+    return text.strip() if text is not None else ""
+
+
+def _named(finding: Finding) -> str:
+    """The finding in one line, naming the first entry not proven when it names none."""
+    text = finding.describe()
+    if finding.leaf_index is None and finding.kind not in _WHOLE_EXPORT:
+        text += f"; entries from leaf index {finding.confirmed_size} on are not proven"
+    return text
+
+
+def verify(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn verify FILE [--trusted-checkpoint CP] [--key VKEY]`` or ``--live``."""
+    if getattr(args, "live", False):
+        return verify_live(args, settings=settings, schema=schema)
+    if not args.file:
+        _err("verify needs an export FILE, or --live to check the running store")
+        return 2
+    from ledger.integrity.errors import ExportVerificationError, KeyFormatError
+    from ledger.integrity.verify import verify_export
+
+    path: str = args.file
+    if not os.path.isfile(path):
+        _err(f"cannot read {path}: no such file")
+        return 2
+    trusted = None
+    if args.trusted_checkpoint:
+        trusted = _read_text(args.trusted_checkpoint, "trusted checkpoint")
+        if trusted is None:
+            return 2
+    key = _pinned_key(args.key)
+    if key == "":
+        return 2
+    with _progress() as progress:
+        task = progress.add_task("verifying", total=_estimate_entries(path))
+
+        def advance(done: int) -> None:
+            total = progress.tasks[0].total
+            if total is not None and done > total:
+                progress.update(task, total=done)
+            progress.update(task, completed=done)
+
+        try:
+            report = verify_export(path, trusted_vkey=key, trusted_checkpoint=trusted,
+                                   progress=advance, workers=args.workers)
+        except ExportVerificationError as e:
+            _err(f"{path}: {_named(e.finding)}")
+            return 1
+        except KeyFormatError as e:
+            _err(f"--key: {e}")
+            return 2
+    checkpoint = report.latest_checkpoint
+    print(
+        f"ok: {path}: {report.entries} entries (positions {report.first_position}-"
+        f"{report.last_position}), {report.checkpoints} checkpoint(s) verified; latest: tree size "
+        f"{checkpoint.tree_size}, root {report.root_hash.hex()}, signed "
+        f"{checkpoint.timestamp:%Y-%m-%dT%H:%M:%SZ} by {report.public_key}"
+        + (f"; the trusted checkpoint is {report.trusted_relation}" if trusted else "")
+    )
+    if not report.key_pinned:
+        print(
+            "warning: the key was not pinned (--key): the export is consistent with the key it "
+            "carries, which proves nothing about who signed it",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def verify_live(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn verify --live``: check the store itself against its leaves and checkpoints."""
+    with _opened(settings, schema) as (ledger, integrity), _progress() as progress:
+        task = progress.add_task("checking the store", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = integrity.verify_live(ledger, progress=advance)
+    if report.ok:
+        print(report.describe())
+        return 0
+    _err(f"the store does not match its integrity log: {report.describe()}")
+    for problem in report.problems[1:10]:
+        print(f"  {problem.describe()}", file=sys.stderr)
+    return 1
+
+
+# -- samsyn checkpoint / proof / public-key ---------------------------------------------------
+
+
+def checkpoint(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn checkpoint``: seal what is stored and print a checkpoint signed now."""
+    with _opened(settings, schema) as (ledger, integrity):
+        sealed = integrity.seal_all(ledger)
+        note = integrity.issue_checkpoint()
+    sys.stdout.write(note)
+    print(f"sealed {sealed} new entries; key {integrity.public_key}", file=sys.stderr)
+    return 0
+
+
+def proof(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn proof inclusion POSITION [--tree-size N]`` / ``proof consistency A B``."""
+    from ledger.integrity.errors import IntegrityError
+
+    out: dict[str, Any]
+    with _opened(settings, schema) as (_, integrity):
+        try:
+            if args.kind == "inclusion":
+                receipt = integrity.receipt(args.position, args.tree_size)
+                out = {
+                    "position": receipt.position,
+                    "leaf_index": receipt.leaf_index,
+                    "leaf_hash": receipt.leaf_hash.hex(),
+                    "tree_size": receipt.tree_size,
+                    "root_hash": receipt.root_hash.hex(),
+                    "proof": [h.hex() for h in receipt.proof],
+                    "checkpoint": receipt.checkpoint,
+                }
+            else:
+                hashes = integrity.consistency_proof(args.first, args.second)
+                first_cp = integrity.checkpoint_at(args.first)
+                second_cp = integrity.checkpoint_at(args.second)
+                out = {
+                    "first": args.first,
+                    "second": args.second,
+                    "first_root": integrity.root_at(args.first).hex(),
+                    "second_root": integrity.root_at(args.second).hex(),
+                    "proof": [h.hex() for h in hashes],
+                    "first_checkpoint": first_cp.note if first_cp else None,
+                    "second_checkpoint": second_cp.note if second_cp else None,
+                }
+        except IntegrityError as e:
+            _err(str(e))
+            return 1
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+def public_key(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn public-key``: the verifier key auditors pin (made on first use)."""
+    from ledger.integrity.log import IntegrityLog
+    from ledger.settings import get_settings
+
+    with IntegrityLog(settings or get_settings(), schema=schema) as integrity:
+        print(integrity.public_key)
+    return 0
+
+
+# -- wiring -----------------------------------------------------------------------------------
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the integrity subcommands to ``samsyn``'s ``add_subparsers()`` object."""
+
+    def command(name: str, func: Callable[..., int], **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
+        parser.set_defaults(func=func)
+        return parser
+
+    exp = command("export", export, help="write the ledger as a verifiable JSON Lines export")
+    exp.add_argument("file", help="a new file to write ('-' for standard output)")
+    exp.add_argument("--from", dest="from_position", type=int, metavar="N",
+                     help="first position (exports start at the first entry, format v1)")
+    exp.add_argument("--to", dest="to_position", type=int, metavar="N",
+                     help="last position (rounded down to a checkpoint)")
+    exp.add_argument("--no-checkpoint", action="store_true",
+                     help="export up to the latest checkpoint, without sealing and signing now")
+
+    ver = command("verify", verify,
+                  help="verify an export offline, or the running store with --live")
+    ver.add_argument("file", nargs="?", help="the export to verify")
+    ver.add_argument("--trusted-checkpoint", metavar="CP_FILE",
+                     help="a checkpoint kept from an earlier audit")
+    ver.add_argument("--key", metavar="VKEY",
+                     help="the log's public key to pin (the string, or a file holding it)")
+    ver.add_argument("--workers", type=int, default=None,
+                     help="processes digesting the file (default: one per CPU for big files)")
+    ver.add_argument("--live", action="store_true",
+                     help="check the configured store against its leaves and checkpoints")
+
+    command("checkpoint", checkpoint, help="seal what is stored and sign a checkpoint now")
+    command("public-key", public_key, help="print the log's public key, for auditors to pin")
+
+    prf = command("proof", proof, help="print an inclusion or consistency proof as JSON")
+    kinds = prf.add_subparsers(dest="kind", required=True)
+    inc = kinds.add_parser("inclusion", help="inclusion proof of the entry at POSITION")
+    inc.add_argument("position", type=int)
+    inc.add_argument("--tree-size", type=int, default=None,
+                     help="tree size (default: the latest checkpoint's)")
+    con = kinds.add_parser("consistency", help="consistency proof between two tree sizes")
+    con.add_argument("first", type=int)
+    con.add_argument("second", type=int)

@@ -1,0 +1,319 @@
+"""Read model 5, the matter timeline: everything about a matter, across organisations and dnr.
+
+A matter is found by any of its case numbers. Its timeline holds its own entries (opened,
+case numbers, links, documents) and every entry of what was registered on it: decisions
+(and the assignments they gave), motions, meeting paragraphs, recommendations (and the
+principals' decisions on them), consultations (and their responses), agreements (and the
+parties' decisions). A voided entry drops out with everything that followed from it; a
+correction shows the corrected value and links to the correction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from ledger.domain.matter import case_number_ref
+from projections.db import Tx
+from projections.derivations import (
+    Correction,
+    corrections_of,
+    describe,
+    entity_state,
+    primary_date,
+)
+from projections.facts import (
+    JSON,
+    Fact,
+    FactTables,
+    Item,
+    Loader,
+    fold_many,
+    from_micros,
+    key,
+    parse_date,
+)
+from projections.readmodel import FoldedReadModel
+
+#: Entries that register something on a matter, by the kind of thing they create.
+ATTACHED: dict[str, str] = {
+    "Decision.Recorded": "decision",
+    "Motion.Tabled": "motion",
+    "Recommendation.Issued": "recommendation",
+    "Consultation.Opened": "consultation",
+    "Agreement.Registered": "agreement",
+}
+CREATED_BY_KIND = {kind: event for event, kind in ATTACHED.items()} | {
+    "assignment": "Assignment.Given",
+    "meeting": "Meeting.Held",
+}
+WITHDRAWALS = {
+    "Recommendation.PrincipalDecisionWithdrawn": ("Recommendation.PrincipalDecided", "principal"),
+    "Agreement.PartyDecisionWithdrawn": ("Agreement.PartyDecided", "party"),
+}
+
+
+def dnr_key(organisation: str, dnr: str) -> str:
+    """Where a matter is found by one of its case numbers."""
+    return key("case-number", case_number_ref(organisation, dnr))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One entry about the matter; ``on`` is the domain date it speaks of."""
+
+    position: int
+    recorded_at: datetime
+    recorded_by: str
+    event_type: str
+    kind: str
+    ref: str
+    on: date | None
+    summary: str
+    corrected_by: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CaseNumber:
+    organisation: str
+    dnr: str
+
+
+@dataclass(frozen=True)
+class MatterLink:
+    other: str
+    relation: str
+    direction: Literal["to", "from"]
+
+
+@dataclass(frozen=True)
+class MatterTimeline:
+    ref: str
+    title: str
+    opened_on: date
+    as_of: date
+    case_numbers: tuple[CaseNumber, ...]
+    links: tuple[MatterLink, ...]
+    entries: tuple[TimelineEntry, ...]
+    corrections: tuple[Correction, ...]
+
+
+class MatterTimelineModel(FoldedReadModel):
+    """Matters, their case numbers, and the entries of everything registered on them."""
+
+    name = "matters"
+    entity_kind = "matter"
+    root_events = frozenset({"Matter.Opened"})
+
+    def extra_keys(self, item: Item) -> Sequence[str]:
+        event_type, data = item.event_type, item.data
+        if event_type == "Matter.Opened":
+            return [dnr_key(c["organisation"], c["dnr"]) for c in data["case_numbers"]]
+        if event_type == "Matter.CaseNumberAdded":
+            return (dnr_key(data["organisation"], data["dnr"]),)
+        if event_type == "Matter.Linked":
+            return (key("matter", data["other"]),)
+        if event_type in ATTACHED or event_type == "Meeting.ParagraphRecorded":
+            return (key("matter", data["matter"]),) if data.get("matter") else ()
+        if event_type == "Assignment.Given":
+            return (key("decision", data["decision"]),)
+        return ()
+
+    def fold(self, entity: str, loader: Loader) -> JSON | None:
+        """The matter itself: case numbers, links, its own entries (the rest is read later)."""
+        facts = loader.get(entity)
+        state = entity_state(facts, entity, "Matter.Opened")
+        if state is None:
+            return None
+        own = [f for f in facts if f.entity == entity]
+        incoming = [f for f in facts if f.event_type == "Matter.Linked" and f.entity != entity]
+        loader.need(f.entity for f in incoming)
+        state["case_numbers"] = list(state["case_numbers"]) + [
+            {"organisation": f.data["organisation"], "dnr": f.data["dnr"]}
+            for f in own if f.event_type == "Matter.CaseNumberAdded"
+        ]
+        links = [
+            {"other": f.data["other"], "relation": f.data["relation"], "direction": "to"}
+            for f in own if f.event_type == "Matter.Linked"
+        ]
+        for f in incoming:
+            source = entity_state(loader.get(f.entity), f.entity, "Matter.Opened")
+            if source is not None and not source["voided"]:
+                links.append(
+                    {"other": source["ref"], "relation": f.data["relation"], "direction": "from"}
+                )
+        state["links"] = links
+        state["entries"] = _entries(own, state)
+        return state
+
+    def timeline(self, tx: Tx, state: JSON, facts: FactTables, known_at: int | None) -> JSON:
+        """The matter's state with every entry about it, folded from the facts now.
+
+        The entries of what is registered on a matter are many and change with every act
+        on it; they are read from the facts when asked for rather than kept twice.
+        """
+        entity = key("matter", state["ref"])
+        folded = fold_many(_with_registered, [entity], Loader(tx, facts, known_at))
+        return folded[entity][0] or state
+
+
+def _with_registered(entity: str, loader: Loader) -> JSON | None:
+    state = MatterTimelineModel().fold(entity, loader)
+    if state is None:
+        return None
+    facts = loader.get(entity)
+    attached = [
+        f for f in facts
+        if f.entity != entity
+        and (f.event_type in ATTACHED or f.event_type == "Meeting.ParagraphRecorded")
+    ]
+    loader.need({f.entity for f in attached})
+    registered = {
+        k: _entity_entries(loader, k)
+        for k in sorted({f.entity for f in attached}) if not k.startswith("meeting:")
+    }
+    assignments = sorted(
+        {f.entity for k, added in registered.items() if added and k.startswith("decision:")
+         for f in loader.get(k) if f.event_type == "Assignment.Given"}
+    )
+    loader.need(assignments)
+    entries: list[JSON] = list(state["entries"])
+    for k in sorted({f.entity for f in attached if f.entity.startswith("meeting:")}):
+        meeting = entity_state(loader.get(k), k, "Meeting.Held")
+        if meeting is not None and not meeting["voided"]:
+            entries += _entries([f for f in attached if f.entity == k], meeting, meeting["held_on"])
+    for added in registered.values():
+        entries += added
+    for k in assignments:
+        entries += _entity_entries(loader, k)
+    state["entries"] = sorted(entries, key=lambda e: e["position"])
+    return state
+
+
+def _entity_entries(loader: Loader, entity: str) -> list[JSON]:
+    """Entries of one entity registered on the matter (memoised; none if it was voided)."""
+    return loader.memo("timeline", entity, _registered_entries, loader, entity)
+
+
+def _registered_entries(loader: Loader, entity: str) -> list[JSON]:
+    facts = loader.get(entity)
+    kind = entity.split(":", 1)[0]
+    state = entity_state(facts, entity, CREATED_BY_KIND[kind])
+    if state is None or state["voided"]:
+        return []
+    own = [f for f in facts if f.entity == entity]
+    withdrawn = {
+        (WITHDRAWALS[f.event_type][0], f.data[WITHDRAWALS[f.event_type][1]].casefold(),
+         f.data["decision"].casefold())
+        for f in own if f.event_type in WITHDRAWALS
+    }
+    kept = [
+        f for f in own
+        if f.event_type not in WITHDRAWALS
+        and not any(
+            (f.event_type, str(f.data.get(field, "")).casefold(),
+             str(f.data.get("decision", "")).casefold()) in withdrawn
+            for field in ("principal", "party")
+        )
+    ]
+    return _entries(kept, state, primary_date(CREATED_BY_KIND[kind], state))
+
+
+def _entries(
+    facts: list[Fact], state: Mapping[str, Any], default_on: str | None = None
+) -> list[JSON]:
+    """Timeline entries of one entity's facts, dated by the (corrected) domain date.
+
+    Their one-line accounts are written when the timeline is read (:func:`matter_timeline`).
+    """
+    created_on = default_on or primary_date("Matter.Opened", state)
+    corrected_by = [c["position"] for c in state.get("corrections") or []]
+    result = []
+    for f in facts:
+        is_root = f.position == state["position"]
+        result.append(
+            {
+                "position": f.position,
+                "recorded_at": f.recorded_at,
+                "recorded_by": f.recorded_by,
+                "event_type": f.event_type,
+                "kind": f.entity.split(":", 1)[0],
+                "ref": state["ref"],
+                "on": primary_date(f.event_type, state if is_root else f.data) or created_on,
+                "corrected_by": corrected_by if is_root else [],
+            }
+        )
+    return result
+
+
+def entry_positions(state: Mapping[str, Any]) -> list[int]:
+    """Positions of the entries (and corrections) whose data a timeline's accounts need."""
+    return sorted(
+        {e["position"] for e in state["entries"]}
+        | {p for e in state["entries"] for p in e["corrected_by"]}
+    )
+
+
+def find_matter(
+    tx: Tx, facts: FactTables, organisation: str, dnr: str, known_at: int | None
+) -> str | None:
+    """The matter carrying the case number ``dnr`` of ``organisation`` (as known at)."""
+    sql = (
+        f"SELECT f.entity FROM {tx.table(facts.key)} k JOIN {tx.table(facts.entry)} f"
+        " ON f.position = k.position WHERE k.key = ?"
+    )
+    params: list[Any] = [dnr_key(organisation, dnr)]
+    if known_at is not None:
+        sql += " AND k.recorded_at <= ?"
+        params.append(known_at)
+    rows = tx.query(sql + " ORDER BY k.position", params)
+    return str(rows[0][0]) if rows else None
+
+
+def _account(entry: Mapping[str, Any], data: Mapping[int, JSON]) -> str:
+    """The entry's one-line account; a registration shows its corrected fields."""
+    fields = dict(data.get(entry["position"], {}))
+    for position in entry["corrected_by"]:
+        correction = data.get(position)
+        if correction is not None:
+            fields[correction["field"]] = correction["right_value"]
+    return describe(entry["event_type"], entry["ref"], fields)
+
+
+def matter_timeline(
+    state: Mapping[str, Any], as_of: date, data: Mapping[int, JSON]
+) -> MatterTimeline | None:
+    """The timeline up to ``as_of`` (None if the matter was voided or opened later).
+
+    ``data`` holds the entries' data by position (see :func:`entry_positions`).
+    """
+    opened_on = parse_date(state["opened_on"])
+    assert opened_on is not None
+    if state["voided"] or opened_on > as_of:
+        return None
+    return MatterTimeline(
+        ref=state["ref"],
+        title=state["title"],
+        opened_on=opened_on,
+        as_of=as_of,
+        case_numbers=tuple(CaseNumber(c["organisation"], c["dnr"]) for c in state["case_numbers"]),
+        links=tuple(MatterLink(l["other"], l["relation"], l["direction"]) for l in state["links"]),  # noqa: E741
+        entries=tuple(
+            TimelineEntry(
+                position=e["position"],
+                recorded_at=from_micros(e["recorded_at"]),
+                recorded_by=e["recorded_by"],
+                event_type=e["event_type"],
+                kind=e["kind"],
+                ref=e["ref"],
+                on=on,
+                summary=_account(e, data),
+                corrected_by=tuple(e["corrected_by"]),
+            )
+            for e in state["entries"]
+            if (on := parse_date(e["on"])) is None or on <= as_of
+        ),
+        corrections=corrections_of(state),
+    )

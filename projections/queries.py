@@ -1,0 +1,326 @@
+"""The query API the HTTP layer calls: one method per question, typed answers.
+
+Every method answers *as of* a domain date (default: today, or the day of ``known_at``)
+and optionally *as known at* a recorded time: only what had been recorded by then.
+Without ``known_at`` answers come from the maintained current state; with it, from the
+facts of the entities asked about, recorded by then (never a replay of the ledger).
+Single-entity methods answer None for something unknown, voided, or not yet existing on
+the date asked about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from ledger.settings import Settings
+from projections.adoption import Adoption, adoption
+from projections.agreement_status import AgreementState, AgreementStatus, agreement_status
+from projections.assignments import AssignmentState, AssignmentStatus, assignment_status
+from projections.audit_trail import AuditEntry
+from projections.consultations import ConsultationStatus, RoundState, consultation_status
+from projections.db import Database
+from projections.decision_register import DecisionEntry, decision_entry
+from projections.derivations import same
+from projections.facts import fact_tables, key, to_micros
+from projections.matter_timeline import (
+    MatterTimeline,
+    entry_positions,
+    find_matter,
+    matter_timeline,
+)
+from projections.pipeline import (
+    ADOPTION,
+    AGREEMENTS,
+    ASSIGNMENTS,
+    AUDIT,
+    CONSULTATIONS,
+    DECISIONS,
+    MATTERS,
+    READ_MODELS,
+    ensure_tables,
+    tracked,
+)
+
+T = TypeVar("T")
+FACTS = fact_tables()
+
+
+def _views(
+    states: Iterable[Mapping[str, Any]], view: Callable[[Mapping[str, Any], date], T | None],
+    as_of: date,
+) -> list[T]:
+    return [v for s in states if (v := view(s, as_of)) is not None]
+
+
+class ReadModels:
+    """Answers the seven questions from the read models in the ledger's database.
+
+    Give the settings (and the PostgreSQL schema, if the ledger uses one) or an open
+    :class:`~projections.db.Database`. ``today`` is the default date asked about.
+    """
+
+    def __init__(
+        self,
+        source: Settings | Database,
+        *,
+        schema: str | None = None,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self._own_database = not isinstance(source, Database)
+        self.database = source if isinstance(source, Database) else Database(source, schema=schema)
+        self.today = today
+        ensure_tables(self.database)
+
+    def close(self) -> None:
+        if self._own_database:
+            self.database.close()
+
+    def __enter__(self) -> ReadModels:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _when(self, as_of: date | None, known_at: datetime | None) -> tuple[date, int | None]:
+        if known_at is not None and known_at.tzinfo is None:
+            known_at = known_at.replace(tzinfo=UTC)
+        if as_of is None:
+            as_of = known_at.astimezone(UTC).date() if known_at is not None else self.today()
+        return as_of, None if known_at is None else to_micros(known_at)
+
+    def position(self) -> int:
+        """The ledger position every read model has applied."""
+        with self.database.transaction(write=False) as tx:
+            positions = tracked(tx, (m.name for m in READ_MODELS))
+        return min((p for p, _ in positions.values()), default=0)
+
+    # 1. Agreement status ----------------------------------------------------------------------
+
+    def agreement_status(
+        self, ref: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> AgreementStatus | None:
+        """An agreement or joint plan: in force or not, validity, pending changes, history."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            state = AGREEMENTS.state(tx, key("agreement", ref), FACTS, known)
+        return agreement_status(state, day) if state else None
+
+    def list_agreements(
+        self,
+        *,
+        party: str | None = None,
+        status: AgreementState | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[AgreementStatus]:
+        """Every agreement (of ``party``, in ``status``) on the date asked about."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            states = AGREEMENTS.select(tx, FACTS, known)
+        return [
+            a for a in _views(states, agreement_status, day)
+            if (party is None or any(same(p, party) for p in a.parties))
+            and (status is None or a.status == status)
+        ]
+
+    # 2. Adoption per principal ----------------------------------------------------------------
+
+    def adoption(
+        self,
+        recommendation_ref: str,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> Adoption | None:
+        """Each addressed principal's outcome on a recommendation, the count, who is overdue."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            state = ADOPTION.state(tx, key("recommendation", recommendation_ref), FACTS, known)
+        return adoption(state, day) if state else None
+
+    def list_adoption(
+        self,
+        *,
+        joint_body: str | None = None,
+        addressee: str | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[Adoption]:
+        """Adoption of every recommendation (of ``joint_body``, addressed to ``addressee``)."""
+        day, known = self._when(as_of, known_at)
+        where, params = ("joint_body = ?", [joint_body.casefold()]) if joint_body else ("", [])
+        with self.database.transaction(write=False) as tx:
+            states = ADOPTION.select(tx, FACTS, known, where, params)
+        return [
+            a for a in _views(states, adoption, day)
+            if addressee is None or any(same(p.principal, addressee) for p in a.principals)
+        ]
+
+    # 3. Consultations -------------------------------------------------------------------------
+
+    def consultation(
+        self, ref: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> ConsultationStatus | None:
+        """Who answered a consultation, when and how; who did not; who was late."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            state = CONSULTATIONS.state(tx, key("consultation", ref), FACTS, known)
+        return consultation_status(state, day) if state else None
+
+    def consultations(
+        self,
+        *,
+        organisation: str | None = None,
+        state: RoundState | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[ConsultationStatus]:
+        """Every consultation (sent by ``organisation``, in ``state``) on the date asked about."""
+        day, known = self._when(as_of, known_at)
+        where, params = (
+            ("organisation = ?", [organisation.casefold()]) if organisation else ("", [])
+        )
+        with self.database.transaction(write=False) as tx:
+            states = CONSULTATIONS.select(tx, FACTS, known, where, params)
+        return [
+            c for c in _views(states, consultation_status, day)
+            if state is None or c.state == state
+        ]
+
+    # 4. Decision register ---------------------------------------------------------------------
+
+    def decision(
+        self, ref: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> DecisionEntry | None:
+        """One decision: verified or not, conditions pending or met, appealed or final."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            state = DECISIONS.state(tx, key("decision", ref), FACTS, known)
+        return decision_entry(state, day) if state else None
+
+    def decisions(
+        self,
+        *,
+        organisation: str | None = None,
+        body: str | None = None,
+        from_: date | None = None,
+        to: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[DecisionEntry]:
+        """Decisions by organisation, body and period (decided between ``from_`` and ``to``)."""
+        day, known = self._when(as_of, known_at)
+        conditions: list[str] = []
+        params: list[Any] = []
+        if organisation is not None:
+            conditions.append("organisation = ?")
+            params.append(organisation.casefold())
+        if body is not None:
+            conditions.append("body = ?")
+            params.append(body.casefold())
+        # As known at a past moment the date may since have been corrected: match any value.
+        low, high = ("decided_max", "decided_min") if known is not None else ("decided_on",) * 2
+        if from_ is not None:
+            conditions.append(f"{low} >= ?")
+            params.append(from_.isoformat())
+        if to is not None:
+            conditions.append(f"{high} <= ?")
+            params.append(to.isoformat())
+        with self.database.transaction(write=False) as tx:
+            states = DECISIONS.select(tx, FACTS, known, " AND ".join(conditions), params)
+        entries = [
+            d for d in _views(states, decision_entry, day)
+            if (from_ is None or d.decided_on >= from_) and (to is None or d.decided_on <= to)
+        ]
+        return sorted(entries, key=lambda d: (d.decided_on, d.organisation, d.body, d.ref))
+
+    # 5. Matter timeline -----------------------------------------------------------------------
+
+    def matter_timeline(
+        self,
+        organisation: str,
+        dnr: str,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> MatterTimeline | None:
+        """Everything about the matter carrying ``organisation``'s case number ``dnr``."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            entity = find_matter(tx, FACTS, organisation, dnr, known)
+            header = MATTERS.state(tx, entity, FACTS, known) if entity else None
+            state = MATTERS.timeline(tx, header, FACTS, known) if header else None
+            data = AUDIT.data(tx, entry_positions(state)) if state else {}
+        return matter_timeline(state, day, data) if state else None
+
+    # 6. Assignments and deadlines -------------------------------------------------------------
+
+    def assignment(
+        self, ref: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> AssignmentStatus | None:
+        """One assignment: its due date, deadline revisions, and whether it is done or overdue."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            state = ASSIGNMENTS.state(tx, key("assignment", ref), FACTS, known)
+        return assignment_status(state, day) if state else None
+
+    def assignments(
+        self,
+        *,
+        status: AssignmentState | None = None,
+        organisation: str | None = None,
+        owner: str | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[AssignmentStatus]:
+        """Assignments (in ``status``, of ``organisation``, owned by ``owner``)."""
+        day, known = self._when(as_of, known_at)
+        where, params = (
+            ("organisation = ?", [organisation.casefold()]) if organisation else ("", [])
+        )
+        with self.database.transaction(write=False) as tx:
+            states = ASSIGNMENTS.select(tx, FACTS, known, where, params)
+        return [
+            a for a in _views(states, assignment_status, day)
+            if (status is None or a.status == status) and (owner is None or same(a.owner, owner))
+        ]
+
+    # 7. Audit trail ---------------------------------------------------------------------------
+
+    def audit_trail(
+        self,
+        *,
+        kind: str | None = None,
+        ref: str | None = None,
+        recorded_by: str | None = None,
+        adjustments_only: bool = False,
+        recorded_from: datetime | None = None,
+        recorded_to: datetime | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Who recorded what and when, in ledger order (page with ``after``/``limit``).
+
+        ``kind`` narrows it to one kind of entity, with ``ref`` to one entity;
+        ``adjustments_only`` to corrections and voidings. Here ``as_of`` is no default:
+        without it entries of every domain date are listed.
+        """
+        entity = key(kind, ref) if kind and ref else None
+        with self.database.transaction(write=False) as tx:
+            return AUDIT.entries(
+                tx,
+                kind=kind if entity is None else None,
+                entity=entity,
+                recorded_by=recorded_by,
+                adjustments_only=adjustments_only,
+                recorded_from=recorded_from,
+                recorded_to=recorded_to,
+                as_of=as_of,
+                known_at=known_at,
+                after=after,
+                limit=limit,
+            )

@@ -1,0 +1,287 @@
+"""What every read model is to the runner, and the folded read model six of them are.
+
+A :class:`ReadModel` owns a few tables; the runner hands it pages of entries inside the
+transaction that also moves its tracked position. The audit trail keeps every entry, filed
+under the keys of the entities it concerns (the *facts*, see :mod:`projections.facts`). The
+six others are :class:`FoldedReadModel`\\ s; each keeps
+
+``rm_<name>_current``  the folded current state of each of its entities (JSON), with
+                       filter columns, for answers about today as known now;
+``rm_<name>_dep``      the keys each entity's fold read besides its own, so that a new
+                       fact refreshes exactly the entities whose answer it can change.
+
+Past states (``known_at``) are folded from the facts recorded by then. Either way the
+answer *as of* a domain date is computed from the state by the read model's view function.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from projections.db import Database, Tx
+from projections.facts import ENCODER, JSON, FactTables, Item, Loader, fold_many
+
+#: Entities folded per transaction when a rebuilt read model is materialised.
+MATERIALISE_CHUNK = 10000
+
+
+class ReadModel(ABC):
+    """A read model the runner feeds: the tables it owns and how it applies entries."""
+
+    name: ClassVar[str]
+    #: Bumped when the tables or the fold change; a stored read model of another version
+    #: is rebuilt by the runner before it follows the ledger.
+    version: ClassVar[int] = 1
+
+    @abstractmethod
+    def tables(self, suffix: str = "") -> Sequence[str]:
+        """Names of the tables this read model owns (with a rebuild's suffix)."""
+
+    @abstractmethod
+    def create(self, tx: Tx, suffix: str = "") -> None:
+        """Create the tables (named with ``suffix``) if they do not exist."""
+
+    @abstractmethod
+    def apply(
+        self, tx: Tx, items: Sequence[Item], facts: FactTables, suffix: str = "",
+        *, bulk: bool = False,
+    ) -> None:
+        """Apply entries, in ledger order; ``facts`` already holds them.
+
+        ``bulk``: part of a rebuild, completed by :meth:`finish` before the swap.
+        """
+
+    def finish(self, database: Database, facts: FactTables, suffix: str) -> None:  # noqa: B027
+        """Complete a bulk load (a rebuild) before it is swapped in."""
+
+
+def state_json(state: JSON) -> str:
+    return ENCODER.encode(state)
+
+
+@dataclass(frozen=True)
+class FoldedTables:
+    current: str
+    dep: str
+
+
+class FoldedReadModel(ReadModel):
+    """A read model that folds one entity's facts at a time and keeps the current states."""
+
+    #: The kind of entity this read model answers about (``agreement``, ``decision``, ...).
+    entity_kind: ClassVar[str]
+    #: Event types that create one of those entities.
+    root_events: ClassVar[frozenset[str]]
+    #: Extra filter columns of the current-state table: (name, "text" | "int").
+    columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def extra_keys(self, item: Item) -> Sequence[str]:
+        """Keys besides its entity's own that this read model's folds find the entry by."""
+        return ()
+
+    @abstractmethod
+    def fold(self, entity: str, loader: Loader) -> JSON | None:
+        """The state of ``entity`` from its facts (None if it was never registered).
+
+        A state is JSON with at least ``voided`` (bool) and ``recorded_at`` (when the
+        entity was first recorded, microseconds), and whatever the view needs. It must not
+        depend on the date asked about: the view answers *as of* any date from it.
+        """
+
+    def column_values(self, state: JSON) -> tuple[Any, ...]:
+        """Values of :attr:`columns` for ``state``."""
+        return ()
+
+    # Tables ---------------------------------------------------------------------------------
+
+    def tables_for(self, suffix: str = "") -> FoldedTables:
+        return FoldedTables(
+            current=f"rm_{self.name}_current{suffix}", dep=f"rm_{self.name}_dep{suffix}"
+        )
+
+    def tables(self, suffix: str = "") -> Sequence[str]:
+        t = self.tables_for(suffix)
+        return (t.current, t.dep)
+
+    def create(self, tx: Tx, suffix: str = "") -> None:
+        t = self.tables_for(suffix)
+        token = secrets.token_hex(4)
+        text = tx.text
+        if not tx.table_exists(t.current):
+            extra = "".join(
+                f", {name} {text if kind == 'text' else 'BIGINT'}" for name, kind in self.columns
+            )
+            tx.execute(
+                f"CREATE TABLE {tx.table(t.current)} (entity {text} NOT NULL,"
+                f" first_recorded_at BIGINT NOT NULL, voided INTEGER NOT NULL,"
+                f" state TEXT NOT NULL{extra}, CONSTRAINT pk_{token}_c PRIMARY KEY (entity))"
+            )
+        if not tx.table_exists(t.dep):
+            tx.execute(
+                f"CREATE TABLE {tx.table(t.dep)} (key {text} NOT NULL, entity {text} NOT NULL,"
+                f" CONSTRAINT pk_{token}_d PRIMARY KEY (key, entity))"
+            )
+            tx.execute(f"CREATE INDEX ix_{token}_d ON {tx.table(t.dep)} (entity)")
+
+    # Applying entries -----------------------------------------------------------------------
+
+    def apply(
+        self, tx: Tx, items: Sequence[Item], facts: FactTables, suffix: str = "",
+        *, bulk: bool = False,
+    ) -> None:
+        if not bulk:
+            self.refresh(tx, {k for item in items for k in item.keys}, facts, suffix)
+
+    def refresh(self, tx: Tx, touched: set[str], facts: FactTables, suffix: str = "") -> None:
+        """Fold again every entity whose answer facts filed under ``touched`` can change."""
+        if not touched:
+            return
+        t = self.tables_for(suffix)
+        prefix = self.entity_kind + ":"
+        condition, param = tx.in_list("key", touched)
+        dirty = {k for k in touched if k.startswith(prefix)}
+        dirty.update(
+            entity for (entity,) in
+            tx.query(f"SELECT DISTINCT entity FROM {tx.table(t.dep)} WHERE {condition}", [param])
+        )
+        self.materialise(tx, dirty, facts, suffix)
+
+    def materialise(
+        self,
+        tx: Tx,
+        entities: Iterable[str],
+        facts: FactTables,
+        suffix: str = "",
+        loader: Loader | None = None,
+        *,
+        fresh: bool = False,
+    ) -> None:
+        """Fold ``entities`` afresh and store their current states and dependencies.
+
+        ``fresh``: they have no rows yet (a rebuild's first fold), nothing to replace.
+        """
+        t = self.tables_for(suffix)
+        results = fold_many(self.fold, entities, loader or Loader(tx, facts))
+        if not results:
+            return
+        if not fresh:
+            condition, param = tx.in_list("entity", list(results))
+            tx.execute(f"DELETE FROM {tx.table(t.current)} WHERE {condition}", [param])
+            tx.execute(f"DELETE FROM {tx.table(t.dep)} WHERE {condition}", [param])
+        current: list[tuple[Any, ...]] = []
+        deps: list[tuple[str, str]] = []
+        for entity, (state, read) in results.items():
+            if state is None:
+                continue
+            current.append(
+                (entity, state["recorded_at"], int(bool(state["voided"])), state_json(state),
+                 *self.column_values(state))
+            )
+            deps.extend((k, entity) for k in read if k != entity)
+        tx.insert(
+            t.current,
+            ("entity", "first_recorded_at", "voided", "state", *(c for c, _ in self.columns)),
+            current,
+        )
+        tx.insert(t.dep, ("key", "entity"), deps)
+
+    # Reading --------------------------------------------------------------------------------
+
+    def states(
+        self, tx: Tx, entities: Iterable[str], facts: FactTables, known_at: int | None = None
+    ) -> dict[str, JSON]:
+        """States of ``entities``: current ones stored, past ones (``known_at``) folded."""
+        wanted = list(dict.fromkeys(entities))
+        if not wanted:
+            return {}
+        if known_at is None:
+            condition, param = tx.in_list("entity", wanted)
+            stored = {
+                entity: json.loads(state) for entity, state in tx.query(
+                    f"SELECT entity, state FROM {tx.table(self.tables_for().current)}"
+                    f" WHERE {condition}",
+                    [param],
+                )
+            }
+            return {e: stored[e] for e in wanted if e in stored}
+        folded = fold_many(self.fold, wanted, Loader(tx, facts, known_at))
+        return {e: s for e in wanted if (s := folded[e][0]) is not None}
+
+    def state(
+        self, tx: Tx, entity: str, facts: FactTables, known_at: int | None = None
+    ) -> JSON | None:
+        return self.states(tx, [entity], facts, known_at).get(entity)
+
+    def select(
+        self,
+        tx: Tx,
+        facts: FactTables,
+        known_at: int | None = None,
+        where: str = "",
+        params: Sequence[Any] = (),
+    ) -> list[JSON]:
+        """States of the entities matching ``where`` (on the current-state columns).
+
+        Without ``known_at`` voided entities are left out at once; with it, candidates
+        are those first recorded by then, folded as known then (voided or not; the view
+        drops the voided).
+        """
+        conditions = [where] if where else []
+        args = list(params)
+        if known_at is None:
+            conditions.append("voided = 0")
+        else:
+            conditions.append("first_recorded_at <= ?")
+            args.append(known_at)
+        rows = tx.query(
+            f"SELECT entity, state FROM {tx.table(self.tables_for().current)}"
+            f" WHERE {' AND '.join(conditions)} ORDER BY first_recorded_at, entity",
+            args,
+        )
+        if known_at is None:
+            return [json.loads(state) for _, state in rows]
+        return list(self.states(tx, [entity for entity, _ in rows], facts, known_at).values())
+
+
+def root_chunks(
+    database: Database, models: Sequence[FoldedReadModel], facts: FactTables, size: int
+) -> list[dict[str, list[str]]]:
+    """Every entity of ``models``, in ledger order, in chunks of ``size``, by read model."""
+    by_root = {event: model.name for model in models for event in model.root_events}
+    with database.transaction(write=False) as tx:
+        condition, param = tx.in_list("event_type", sorted(by_root))
+        roots = tx.query(
+            f"SELECT entity, event_type FROM {tx.table(facts.entry)} WHERE {condition}"
+            " ORDER BY position",
+            [param],
+        )
+    chunks = []
+    for start in range(0, len(roots), size):
+        chunk: dict[str, list[str]] = {m.name: [] for m in models}
+        for entity, event_type in roots[start : start + size]:
+            chunk[by_root[event_type]].append(entity)
+        chunks.append(chunk)
+    return chunks
+
+
+def materialise(
+    database: Database,
+    models: Sequence[FoldedReadModel],
+    chunk: dict[str, list[str]],
+    facts: FactTables,
+    suffix: str,
+) -> None:
+    """Fold a chunk of entities of several read models into their new (empty) tables.
+
+    The chunk is folded over one loader: the facts its entities share are fetched and
+    parsed once, derived decisions computed once.
+    """
+    with database.transaction(write=True) as tx:
+        loader = Loader(tx, facts)
+        for model in models:
+            model.materialise(tx, chunk[model.name], facts, suffix, loader, fresh=True)

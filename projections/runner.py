@@ -1,0 +1,278 @@
+"""The runner: follows the ledger's order and applies each entry to each read model exactly once.
+
+It reads the notification log a page at a time and applies a page per transaction, in
+which each read model's tracked position moves with its rows; a crash anywhere leaves
+every read model at a page boundary, and the next run carries on from there. On
+PostgreSQL it LISTENs on the ledger's channel and also polls (a lost notification must
+never stall it); on SQLite it polls. A read model whose stored tables are of another
+version is rebuilt before the runner follows the ledger.
+
+In a service: ``ProjectionRunner(settings).start()``, then ``wait_until(position)`` to
+read one's own writes, ``stop()`` at shutdown. As its own process: :func:`run_forever`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from types import FrameType
+
+import psycopg
+import structlog
+from psycopg import sql
+
+from ledger.application import Ledger
+from ledger.settings import Settings
+from ledger.storage import persistence_env
+from projections.db import Database
+from projections.facts import fact_tables
+from projections.pipeline import (
+    AUDIT,
+    apply_page,
+    ensure_tables,
+    read_models,
+    read_page,
+    set_position,
+    tracked,
+)
+from projections.rebuilding import rebuild_into
+
+log = structlog.get_logger(__name__)
+
+#: Longest wait between attempts after an error.
+MAX_BACKOFF = 30.0
+
+
+class RunnerFailed(RuntimeError):
+    """The runner stopped on an error; ``__cause__`` is the error."""
+
+
+class ProjectionRunner:
+    """Keeps the read models up to date with the ledger, in a background thread or in this one.
+
+    ``ledger`` may be the service's own :class:`~ledger.application.Ledger` (its
+    connections are then shared); without it the runner opens its own. ``names`` limits it
+    to some read models (the audit trail, whose facts the others fold, always runs).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        schema: str | None = None,
+        ledger: Ledger | None = None,
+        names: Iterable[str] | None = None,
+        page_size: int = 1000,
+        poll_interval: float = 0.5,
+    ) -> None:
+        if not 0 < poll_interval <= 1.0:
+            msg = "poll_interval must be more than 0 and at most 1 second"
+            raise ValueError(msg)
+        self.settings = settings
+        self.models = read_models(names)
+        if AUDIT not in self.models:
+            self.models.insert(0, AUDIT)
+        self.page_size = page_size
+        self.poll_interval = poll_interval
+        self._own_ledger = ledger is None
+        self.ledger = ledger or Ledger(env=persistence_env(settings, schema=schema))
+        self.database = Database(settings, schema=schema)
+        self._prepared = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._progress = threading.Condition()
+        self._position = 0
+        self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    # Lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Follow the ledger in a background thread until :meth:`stop`."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.run, args=(self._stop,), name="samsyn-projections", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop following (the page in hand is finished or rolled back) and close."""
+        self._stop.set()
+        self._wake.set()
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                thread.join(timeout)
+        self._thread = self._listener = None
+        self.close()
+
+    def close(self) -> None:
+        self.database.close()
+        if self._own_ledger:
+            self.ledger.close()
+
+    def __enter__(self) -> ProjectionRunner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def notify(self) -> None:
+        """Something was appended: look now rather than at the next poll."""
+        self._wake.set()
+
+    @property
+    def position(self) -> int:
+        """The position every read model has reached."""
+        return self._position
+
+    def wait_until(self, position: int, timeout: float = 10.0) -> None:
+        """Block until every read model has applied the ledger up to ``position``.
+
+        Raises :class:`TimeoutError` if that takes longer than ``timeout`` seconds (naming
+        the last error if the runner is retrying one), and :class:`RunnerFailed` if the
+        runner is not running and its last attempt failed.
+        """
+        deadline = time.monotonic() + timeout
+        self.notify()
+        with self._progress:
+            while self._position < position:
+                thread = self._thread
+                if self.error is not None and (thread is None or not thread.is_alive()):
+                    msg = f"the projection runner failed: {self.error}"
+                    raise RunnerFailed(msg) from self.error
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    msg = f"read models at {self._position}, not {position}, after {timeout}s"
+                    if self.error is not None:
+                        msg += f" (last error: {self.error})"
+                    raise TimeoutError(msg)
+                self._progress.wait(min(remaining, 0.1))
+
+    # Following the ledger -------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create missing tables; rebuild read models whose stored version differs."""
+        if self._prepared:
+            return
+        ensure_tables(self.database, self.models)
+        with self.database.transaction(write=False) as tx:
+            stored = tracked(tx, (m.name for m in self.models))
+        stale = [m for m in self.models if stored[m.name][1] != m.version]
+        if AUDIT in stale:
+            stale = list(self.models)
+        if stale:
+            log.info("rebuilding read models of another version", names=[m.name for m in stale])
+            rebuild_into(self.database, self.ledger, stale, workers=1)
+        with self.database.transaction(write=False) as tx:
+            self._publish(min(p for p, _ in tracked(tx, (m.name for m in self.models)).values()))
+        self._prepared = True
+
+    def run_once(self) -> int:
+        """Apply everything appended so far; answer how many positions it moved on."""
+        self.prepare()
+        total = 0
+        while not self._stop.is_set():
+            count = self._apply_next_page()
+            if count == 0:
+                break
+            total += count
+        return total
+
+    def _apply_next_page(self) -> int:
+        names = [m.name for m in self.models]
+        with self.database.transaction(write=False) as tx:
+            start = min(p for p, _ in tracked(tx, names).values())
+        last, items = read_page(self.ledger, start, self.page_size)
+        if last is None:
+            self._publish(start)
+            return 0
+        with self.database.transaction(write=True) as tx:
+            locked = {name: p for name, (p, _) in tracked(tx, names, lock=True).items()}
+            # A read model behind ``start`` (moved by a concurrent rebuild) waits a round;
+            # a folded one also waits for the facts it folds (the audit trail's).
+            ready = [m for m in self.models if start <= locked[m.name] < last]
+            facts_at = last if AUDIT in ready else locked[AUDIT.name]
+            ready = [m for m in ready if m is AUDIT or facts_at >= last]
+            apply_page(tx, ready, items, locked, fact_tables())
+            for model in ready:
+                set_position(tx, model.name, last, model.version)
+                locked[model.name] = last
+        self._publish(min(locked.values()))
+        log.debug("applied page", after=start, last=last, count=len(items))
+        return last - start
+
+    def _publish(self, position: int) -> None:
+        with self._progress:
+            self._position = position
+            self._progress.notify_all()
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the ledger in this thread until ``stop`` is set."""
+        self._stop = stop
+        if self.database.is_postgres and self._listener is None:
+            self._listener = threading.Thread(
+                target=self._listen, args=(stop,), name="samsyn-projections-listen", daemon=True
+            )
+            self._listener.start()
+        backoff = self.poll_interval
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                count = self.run_once()
+            except Exception as e:
+                self.error = e
+                log.exception("projection runner failed; retrying", retry_in=backoff)
+                with self._progress:
+                    self._progress.notify_all()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            self.error = None
+            backoff = self.poll_interval
+            if count == 0:
+                self._wake.wait(self.poll_interval)
+
+    def _listen(self, stop: threading.Event) -> None:
+        """Wake the runner on the ledger's NOTIFY; reconnect after a lost connection."""
+        channel = str(getattr(self.ledger.recorder, "channel_name", "samsyn_events"))
+        while not stop.is_set():
+            try:
+                with self.database.connect_postgres() as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self._wake.set()
+            except psycopg.Error as e:
+                log.warning("listening for new entries failed; polling meanwhile", error=str(e))
+                stop.wait(1.0)
+
+
+def run_forever(
+    settings: Settings,
+    *,
+    schema: str | None = None,
+    stop: threading.Event | None = None,
+    page_size: int = 1000,
+) -> None:
+    """Run the projection runner in this process until SIGINT/SIGTERM (or ``stop``)."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            log.info("projection runner stopping", signal=signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    runner = ProjectionRunner(settings, schema=schema, page_size=page_size)
+    log.info("projection runner started", backend=runner.database.dialect)
+    try:
+        runner.run(stop)
+    finally:
+        runner.stop()

@@ -1,0 +1,81 @@
+"""The dashboard's pages as HTTP answers: what the service sends before any browser runs.
+
+SQLite only (the read models' storage is specified on both backends elsewhere). Given
+the real history loaded through the API, the pages answer in Swedish or English, say
+what is wrong with a date instead of failing, and stay out of the API's contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.accounts import AccountStore
+from api.app import create_app
+from ledger.importing import demo_lines
+from ledger.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    folder: Path = tmp_path_factory.mktemp("pages")
+    settings = Settings(database_url=f"sqlite:///{folder / 'ledger.sqlite3'}",
+                        demo_on_empty=False)
+    token = AccountStore(settings).create("admin", "admin", [])
+    with TestClient(create_app(settings)) as c:
+        response = c.post("/v1/import", content="\n".join(demo_lines()).encode(),
+                          headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 201, response.text
+        c.app.state.runner.wait_until(response.json()["last_position"], timeout=30)  # type: ignore[attr-defined]
+        yield c
+
+
+def test_the_page_is_swedish_by_default_and_english_on_request(client: TestClient) -> None:
+    swedish = client.get("/")
+    assert swedish.status_code == 200
+    assert swedish.headers["content-language"] == "sv"
+    assert '<html lang="sv">' in swedish.text and "6 av 9 har svarat" in swedish.text
+    english = client.get("/", params={"lang": "en"})
+    assert '<html lang="en">' in english.text and "6 of 9 answered" in english.text
+
+
+def test_the_page_allows_only_its_own_origin(client: TestClient) -> None:
+    response = client.get("/")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "http://" not in response.text.replace(str(client.base_url), "")
+    assert "https://" not in response.text
+    css = client.get("/static/dashboard/dashboard.css")
+    assert css.status_code == 200 and "url(http" not in css.text and "@import" not in css.text
+
+
+def test_a_date_that_is_no_date_is_explained(client: TestClient) -> None:
+    response = client.get("/", params={"as_of": "30/06/2021"})
+    assert response.status_code == 400
+    assert "Ogiltigt värde för as_of" in response.text
+
+
+def test_an_empty_date_field_means_today(client: TestClient) -> None:
+    assert client.get("/", params={"as_of": "", "known_at": ""}).status_code == 200
+
+
+def test_as_known_before_anything_was_recorded_the_page_is_empty(client: TestClient) -> None:
+    response = client.get("/", params={"known_at": "2000-01-01T00:00:00"})
+    assert response.status_code == 200
+    assert "Inga avtal eller planer" in response.text
+    assert 'data-live="off"' in response.text
+
+
+def test_an_unknown_matter_or_decision_is_a_404_page(client: TestClient) -> None:
+    matter = client.get("/matters/RJH:RS/1/1999")
+    assert matter.status_code == 404 and "text/html" in matter.headers["content-type"]
+    decision = client.get("/decisions/nothing such")
+    assert decision.status_code == 404 and "text/html" in decision.headers["content-type"]
+
+
+def test_the_pages_are_not_part_of_the_api_contract(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if not p.startswith("/v1/") and p not in ("/health", "/ready")]
