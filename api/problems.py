@@ -55,8 +55,11 @@ def problem(
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method the API documents at ``path`` (one path may be served by several
     routes, a registrar's POST and a dashboard's GET)."""
+    paths: dict[str, dict[str, Any]] = app.openapi().get("paths", {})
+    if path in paths:  # a literal path is answered by its own operations only
+        return sorted(m.upper() for m in paths[path] if m.isalpha())
     methods: set[str] = set()
-    for template, operations in app.openapi().get("paths", {}).items():
+    for template, operations in paths.items():
         pattern = re.sub(r"\{[^}:]+(:path)?\}",
                          lambda m: ".+" if m.group(1) else "[^/]+", template)
         if re.fullmatch(pattern, path):

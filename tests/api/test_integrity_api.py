@@ -118,8 +118,6 @@ def test_auditors_issue_checkpoints_that_verify_with_the_published_key(api: Api)
     assert note.headers["content-type"].startswith("text/plain")
 
 
-@pytest.mark.xfail(reason="api.problems.allowed_methods does not look into included routers "
-                   "(FastAPI 0.165 keeps them as _IncludedRouter in app.routes)", strict=False)
 def test_a_wrong_method_is_answered_with_every_allowed_one(api: Api) -> None:
     response = api.client.put("/v1/integrity/checkpoints")
     assert response.status_code == 405
