@@ -11,9 +11,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.settings import Settings
 from ledger.storage import persistence_env
-from tests.backends import storage
-
-BACKENDS = ["sqlite", "postgres"]
+from tests.backends import BACKENDS, storage
 
 
 class Clock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,22 +23,7 @@ from projections.pipeline import READ_MODELS, TRACKING_TABLE
 from projections.queries import ReadModels
 from projections.readmodel import FoldedReadModel
 from projections.runner import ProjectionRunner
-
-POSTGRES_URL = os.environ.get(
-    "SAMSYN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("SAMSYN_REQUIRE_POSTGRES", "") == "1"
-BACKENDS = ["sqlite", "postgres"]
-
-
-def postgres_unreachable() -> str | None:
-    """Why PostgreSQL tests cannot run here, or None when they can."""
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as e:
-        return f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(e).__name__}: {e})"
-    return None
+from tests.backends import POSTGRES_URL, require_postgres
 
 
 class Clock:
@@ -109,11 +93,7 @@ def fresh_store(backend: str, directory: Path) -> Iterator[Store]:
         finally:
             store.close()
         return
-    reason = postgres_unreachable()
-    if reason is not None:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"SAMSYN_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
+    require_postgres()
     schema = f"p_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -124,11 +104,6 @@ def fresh_store(backend: str, directory: Path) -> Iterator[Store]:
         store.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from projections.queries import ReadModels
 from projections.rebuilding import rebuild
-from tests.projections.conftest import BACKENDS, Clock, Registrar, fresh_store, snapshot
+from tests.backends import BACKENDS
+from tests.projections.conftest import Clock, Registrar, fresh_store, snapshot
 
 PRINCIPALS = ["A", "B", "C"]
 AS_OF = [date(2020, 6, 30), date(2021, 6, 30), date(2022, 12, 31)]
