@@ -97,13 +97,11 @@ def build_export(directory: Path, entries: list[LedgerEntry]) -> tuple[Path, str
     return path, key.vkey
 
 
-def median_seconds(runs: int, work: Callable[[], None]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def timed(work: Callable[[], None]) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -116,6 +114,9 @@ def main() -> None:
     leaves = [b"\x00" + e.leaf_data() for e in entries]
     leaf_bytes = sum(len(b) for b in leaves)
     sizes = [len(e.state) for e in entries]
+    n = args.entries
+    runs: dict[str, list[tuple[float, float]]] = {"default": [], "single": [], "raw": []}
+    loads = []
 
     with tempfile.TemporaryDirectory() as tmp:
         path, vkey = build_export(Path(tmp), entries)
@@ -124,7 +125,7 @@ def main() -> None:
 
         def verify(workers: int | None) -> None:
             report = verify_export(path, trusted_vkey=vkey, workers=workers)
-            assert report.entries == args.entries
+            assert report.entries == n
 
         def raw_hash() -> None:
             sha256 = hashlib.sha256
@@ -132,29 +133,34 @@ def main() -> None:
                 sha256(leaf).digest()
 
         verify(0)  # warm the page cache and the interpreter once
-        t_default = median_seconds(args.runs, lambda: verify(None))
-        t_single = median_seconds(args.runs, lambda: verify(0))
-        t_raw = median_seconds(args.runs, raw_hash)
+        for _ in range(args.runs):  # back to back, so a busy neighbour slows all three
+            loads.append(os.getloadavg()[0])
+            runs["default"].append(timed(lambda: verify(None)))
+            runs["single"].append(timed(lambda: verify(0)))
+            runs["raw"].append(timed(raw_hash))
 
-    n = args.entries
-    raw_rate = n / t_raw
+    def ratio(label: str, cpu: bool = False) -> float:
+        k = 1 if cpu else 0
+        return statistics.median(raw[k] / run[k] for run, raw in zip(runs[label], runs["raw"],
+                                                                      strict=True))
+
+    def rate(label: str) -> float:
+        return n / statistics.median(wall for wall, _ in runs[label])
+
     print(
         f"entries:             {n:,} (payloads {min(sizes)}-{max(sizes)} bytes, "
         f"mean {statistics.mean(sizes):.0f}; a checkpoint every {CHECKPOINT_EVERY:,})"
     )
     print(f"export file:         {file_bytes / 1e6:.1f} MB; leaf bytes {leaf_bytes / 1e6:.1f} MB")
     print(f"CPUs:                {os.cpu_count()}; default verifier workers: {workers or 'none'}")
-    for label, seconds in (("verifier, default", t_default), ("verifier, 1 process", t_single)):
-        print(
-            f"{label + ':':21s}{n / seconds:,.0f} entries/s  ({seconds:.3f} s, "
-            f"{file_bytes / seconds / 1e6:.0f} MB/s of export)  ratio to raw: "
-            f"{n / seconds / raw_rate:.3f}"
-        )
-    print(
-        f"raw SHA-256 per leaf:{raw_rate:,.0f} entries/s  ({t_raw:.3f} s, "
-        f"{leaf_bytes / t_raw / 1e6:.0f} MB/s of leaf bytes)"
-    )
-    print(f"(each figure is the median of {args.runs} runs)")
+    print(f"load average:        {min(loads):.1f}-{max(loads):.1f} (1 min)")
+    for label, name in (("default", "verifier, default"), ("single", "verifier, 1 process")):
+        print(f"{name + ':':21s}{rate(label):,.0f} entries/s  ratio to raw: {ratio(label):.3f}")
+    print(f"raw SHA-256 per leaf:{rate('raw'):,.0f} entries/s  "
+          f"({leaf_bytes / statistics.median(w for w, _ in runs['raw']) / 1e6:.0f} MB/s)")
+    print(f"CPU time, 1 process: ratio to raw {ratio('single', cpu=True):.3f} "
+          "(this process's CPU seconds, which a busy neighbour does not inflate)")
+    print(f"(medians of {args.runs} runs; ratios are medians of per-run ratios)")
 
 
 if __name__ == "__main__":

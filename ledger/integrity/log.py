@@ -865,7 +865,7 @@ class IntegrityLog:
         """Decide what an export holds: leaves 0..N-1 up to a kept checkpoint of size N.
 
         ``to_position`` rounds down to the last checkpoint whose entries all lie at or
-        before it. Export format version 1 always starts at leaf 0 (docs/integrity.md §4),
+        before it. An export always starts at leaf 0 (docs/integrity.md §4),
         so ``from_position`` is accepted only if no sealed entry lies before it.
         """
         checkpoints = self.checkpoints()
@@ -880,8 +880,8 @@ class IntegrityLog:
                 )
                 if before:
                     raise ExportRangeError(
-                        "an export starts at the ledger's first entry (export format "
-                        f"version 1); entries before position {from_position} cannot be left out"
+                        "an export starts at the ledger's first entry; entries before "
+                        f"position {from_position} cannot be left out"
                     )
             if to_position is not None:
                 count = tx.query(

@@ -113,6 +113,25 @@ class MerkleAccumulator:
         stack.append(h)
         self._size += 1
 
+    def append_subtree(self, subtree_root: bytes, height: int) -> None:
+        """Add a perfect subtree of ``2**height`` leaves, by its root, at index ``size``.
+
+        Only an aligned subtree fits: ``size`` must be a multiple of ``2**height``, as every
+        subtree of ``range_subtrees`` is. Merging then carries exactly as ``append`` does,
+        from bit ``height`` up.
+        """
+        n = self._size
+        if height < 0 or n & ((1 << height) - 1):
+            raise TreeError(f"a subtree of height {height} does not fit at size {n}")
+        stack = self._stack
+        h = subtree_root
+        n >>= height
+        while n & 1:
+            h = _sha256(_NODE_PREFIX + stack.pop() + h).digest()
+            n >>= 1
+        stack.append(h)
+        self._size += 1 << height
+
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
         """Add several leaves in order."""
         for h in leaf_hashes:
@@ -134,6 +153,44 @@ class MerkleAccumulator:
         acc._size = self._size
         acc._stack = list(self._stack)
         return acc
+
+
+def perfect_subtree_root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """Root of a perfect tree over ``2**k`` leaf hashes, hashed level by level."""
+    level = list(leaf_hashes)
+    if not level or len(level) & (len(level) - 1):
+        raise TreeError(f"a perfect tree has 2**k leaves, not {len(level)}")
+    sha256, prefix = _sha256, _NODE_PREFIX
+    while len(level) > 1:
+        pairs = iter(level)  # zip takes two at a time: (0, 1), (2, 3), ...
+        level = [
+            sha256(prefix + left + right).digest()
+            for left, right in zip(pairs, pairs, strict=True)
+        ]
+    return level[0]
+
+
+def range_subtrees(begin: int, leaf_hashes: Sequence[bytes]) -> list[tuple[int, bytes]]:
+    """The leaves ``begin .. begin+len-1`` as aligned perfect subtrees, left to right.
+
+    Each item is ``(height, root)``. Feeding them in order to ``append_subtree`` of an
+    accumulator of size ``begin`` gives the same tree as appending the leaves one by one,
+    so independent workers can hash disjoint ranges of a log and one place can join them.
+    """
+    if begin < 0:
+        raise TreeError(f"a leaf index is never negative, got {begin}")
+    subtrees: list[tuple[int, bytes]] = []
+    done, count = 0, len(leaf_hashes)
+    while done < count:
+        at = begin + done
+        size = at & -at if at else 1 << (count - done).bit_length()  # the alignment of `at`
+        while size > count - done:
+            size >>= 1
+        subtrees.append(
+            (size.bit_length() - 1, perfect_subtree_root(leaf_hashes[done : done + size]))
+        )
+        done += size
+    return subtrees
 
 
 def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:

@@ -2,15 +2,16 @@
 
 An export is JSON Lines (UTF-8, each line one JSON object ending in ``\\n``)::
 
-    {"format":"samsyn-export","version":1,"origin":"<log origin>","public_key":"<vkey>"}
-    {"kind":"entry","leaf_index":0,"position":1,"originator_id":"…","originator_version":1,
-     "topic":"…","state_b64":"…","recorded_at":"…","leaf_hash":"<64 lowercase hex>"}
+    {"format":"samsyn-export","version":2,"origin":"<log origin>","public_key":"<vkey>"}
+    {"kind":"entry","leaf_index":0,"leaf_hash":"<64 lowercase hex>","entry":<the leaf>}
     …
     {"kind":"checkpoint","note":"<signed checkpoint note>"}
 
 Rules the verifier enforces (docs/integrity.md is the full specification):
 
 * exactly the members shown, no duplicates, JSON types as shown (integers are integers);
+* ``entry`` is the entry's canonical leaf (``canonical.py``), a JSON object in one fixed
+  form, embedded byte for byte as the sealer hashed it;
 * entries carry leaf indexes 0, 1, 2, … in order, and strictly increasing positions;
 * a checkpoint of size N comes right after the entry with leaf index N-1 (after the
   header when N is 0); every checkpoint is signed by the header's key, names the header's
@@ -27,21 +28,22 @@ The verifier trusts nothing in the file: the header's key is only as good as the
 reason to believe it, so auditors should pin the key (``trusted_vkey``) or keep a
 checkpoint from an earlier audit (``trusted_checkpoint``).
 
-How it is fast: lines are digested in blocks by ``_digest_block`` — parse, validate, hash,
-compare with the sealed hash — which needs no state, so blocks can be digested in worker
-processes. Everything that depends on order (leaf sequence, positions, the Merkle tree,
-checkpoints, naming the first problem) happens in one place, ``_Verifier``, in line order,
-whichever way the blocks were digested; findings are therefore identical in both modes.
+How it is fast: lines are digested in blocks by ``_digest_block``: find the leaf on the line,
+hash it as it stands, compare with the sealed hash. That needs no state, so blocks can be
+digested in worker processes. Everything that depends on order (leaf sequence, positions,
+the Merkle tree, checkpoints, naming the first problem) happens in one place, ``_Verifier``,
+in line order, whichever way the blocks were digested; findings are therefore identical in
+both modes.
 """
 
 from __future__ import annotations
 
 import binascii
 import gc
+import hashlib
 import itertools
 import json
 import multiprocessing
-import operator
 import os
 import re
 import threading
@@ -52,7 +54,14 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from typing import Any, NoReturn
 
-from .canonical import LedgerEntry, encode_state, leaf_hash_encoded, validate_encoded
+from .canonical import (
+    LEAF_FORMAT,
+    LEAF_MEMBERS,
+    LEAF_PREFIX,
+    LedgerEntry,
+    leaf_data_encoded,
+    validate_encoded,
+)
 from .checkpoint import Checkpoint, VerifierKey, parse_and_verify_checkpoint, parse_vkey
 from .errors import (
     CheckpointFormatError,
@@ -63,13 +72,13 @@ from .errors import (
     FindingKind,
     KeyFormatError,
 )
-from .merkle import EMPTY_ROOT, MerkleAccumulator, verify_consistency
+from .merkle import EMPTY_ROOT, MerkleAccumulator, range_subtrees, verify_consistency
 
 FORMAT_NAME = "samsyn-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 PROGRESS_EVERY = 4096
-"""Entries between two calls of the progress callback."""
+"""The progress callback is called once each time this many more entries have passed."""
 
 PARALLEL_MIN_BYTES = 16 << 20
 """Exports smaller than this are verified in-process: starting workers would cost more."""
@@ -82,19 +91,8 @@ _READ_BYTES = 1 << 20  # in-process reading: bytes per block
 _RANGE_BYTES = 4 << 20  # parallel reading: bytes per worker task
 
 HEADER_KEYS = frozenset({"format", "version", "origin", "public_key"})
-ENTRY_KEYS = frozenset(
-    {
-        "kind",
-        "leaf_index",
-        "position",
-        "originator_id",
-        "originator_version",
-        "topic",
-        "state_b64",
-        "recorded_at",
-        "leaf_hash",
-    }
-)
+ENTRY_KEYS = frozenset({"kind", "leaf_index", "leaf_hash", "entry"})
+LEAF_KEYS = frozenset(LEAF_MEMBERS)
 CHECKPOINT_KEYS = frozenset({"kind", "note"})
 
 # Objects decode to tuples of (name, value) pairs so duplicate names can be refused: a line
@@ -105,6 +103,9 @@ _SEALED_HASH = re.compile(rb"[0-9a-f]{64}")
 
 
 # -- writing ---------------------------------------------------------------------------------
+
+
+_ENTRY_LINE = '{"kind":"entry","leaf_index":%d,"leaf_hash":"%s","entry":%s}\n'
 
 
 def _dumps(obj: dict[str, Any]) -> str:
@@ -119,20 +120,11 @@ def header_line(origin: str, vkey: str) -> str:
 
 
 def entry_line(leaf_index: int, entry: LedgerEntry, leaf_hash: bytes) -> str:
-    """One entry line; ``leaf_hash`` should be the hash recorded when the entry was sealed."""
-    return _dumps(
-        {
-            "kind": "entry",
-            "leaf_index": leaf_index,
-            "position": entry.position,
-            "originator_id": entry.originator_id,
-            "originator_version": entry.originator_version,
-            "topic": entry.topic,
-            "state_b64": encode_state(entry.state).decode("ascii"),
-            "recorded_at": entry.recorded_at,
-            "leaf_hash": leaf_hash.hex(),
-        }
-    )
+    """One entry line; ``leaf_hash`` should be the hash recorded when the entry was sealed.
+
+    The leaf is written byte for byte (it is ASCII), so the verifier can hash it as it reads it.
+    """
+    return _ENTRY_LINE % (leaf_index, leaf_hash.hex(), entry.leaf_data().decode("ascii"))
 
 
 def checkpoint_line(note: str) -> str:
@@ -217,107 +209,149 @@ def write_export(
 # -- digesting lines (stateless; runs in worker processes too) --------------------------------
 
 
-# A line exactly as ``entry_line`` writes it, split at its double quotes, has 31 parts: the
-# member names and punctuation at fixed indexes, the string values at 11, 17, 21, 25, 29 and
-# the integers (with their ':' and ',') at 6, 8, 14. If a line has that shape and no
-# backslash, no string in it is escaped, so each value is its raw bytes and JSON parsing can
-# be skipped. Every value is then validated as strictly as the JSON path would; any other
-# line takes the JSON path. The shape is derived from ``entry_line`` itself so the writer
-# and the fast path cannot drift apart.
-def _entry_shape() -> tuple[tuple[int, ...], tuple[bytes, ...]]:
-    sample = LedgerEntry(
-        1, "00000000-0000-0000-0000-000000000000", 1, "t", b"", "0000-00-00T00:00:00Z"
-    )
-    parts = entry_line(1, sample, bytes(32)).removesuffix("\n").encode().split(b'"')
-    fixed = tuple(i for i in range(len(parts)) if i not in (6, 8, 11, 14, 17, 21, 25, 29))
-    return fixed, tuple(parts[i] for i in fixed)
+# A line exactly as ``entry_line`` writes it is, byte for byte:
+#   {"kind":"entry","leaf_index":<digits>,"leaf_hash":"<64 hex>","entry":<leaf>}
+# and the leaf starts with LEAF_PREFIX then the position's digits. The fast path finds those
+# boundaries, hashes the leaf as it stands and compares with the sealed hash; a match vouches
+# for the entry (and a leaf that was not canonical could only match a hash the sealer never
+# wrote, which the signed roots then expose). Every other line, including an entry merely
+# re-spaced or re-ordered, takes the JSON path, which checks it strictly.
+_LINE_START = b'{"kind":"entry","leaf_index":'
+_HASH_START = b',"leaf_hash":"'
+_LEAF_START = b'","entry":' + LEAF_PREFIX
+_LINE_END = b"}}\n"
+_DIGITS_AT = len(_LINE_START)
+_HASH_AT = len(_HASH_START)  # from the comma after the leaf index
+_LEAF_AT = len(_HASH_START) + 64  # from the comma after the leaf index
+_LEAF_FROM = len(b'","entry":')  # from _LEAF_AT to the leaf's first byte
+_POSITION_FROM = len(_LEAF_START)  # from _LEAF_AT to the position's first digit
+_LEAF_HASH_START = hashlib.sha256(b"\x00")  # copied for each leaf: SHA-256(0x00 || leaf)
 
 
-_SHAPE_INDEXES, _ENTRY_SHAPE = _entry_shape()
-_ENTRY_PARTS = 31
-# The fast path takes state_b64 as raw bytes, so it must be text JSON would accept
-# unescaped; the base64 alphabet is (anything else goes to the JSON path).
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+@dataclass(slots=True)
+class _Run:
+    """Consecutive lines that are entries vouched for: their content matches their sealed
+    hash, their leaf indexes count up by one and their positions increase.
+
+    ``subtrees`` is the Merkle tree over the run's leaves as aligned perfect subtrees
+    (``merkle.range_subtrees``), hashed where the run was digested; ``hashes`` holds the
+    leaf hashes, 32 bytes each, only for naming entries when something goes wrong.
+    """
+
+    offset: int
+    """Offset of the run's first line in its block."""
+    first_index: int
+    positions: list[int]
+    hashes: bytes
+    subtrees: list[tuple[int, bytes]]
 
 
 @dataclass(slots=True)
 class _Block:
-    """Consecutive export lines, digested: the entries vouched for, and the rest verbatim.
+    """Consecutive export lines, digested: runs of entries vouched for, and the rest verbatim.
 
-    ``leaf_indexes``, ``positions`` and ``hashes`` describe the lines that are canonical
-    entry lines whose content matches their sealed hash, in order; ``specials`` holds every
-    other line with its offset in the block, for the JSON path to judge. ``cut`` says the
-    last line had no newline, i.e. the export ends mid-line.
+    ``items`` are in line order: a ``_Run``, or an ``(offset, line)`` pair for every other
+    line, which the JSON path judges. ``cut`` says the last line had no newline, i.e. the
+    export ends mid-line.
     """
 
     line_count: int
-    leaf_indexes: list[int]
-    positions: list[int]
-    hashes: list[bytes]
-    specials: list[tuple[int, bytes]]
+    items: list[_Run | tuple[int, bytes]]
     cut: bool
 
-    def line_offset_of_entry(self, index: int) -> int:
-        """Offset in the block of the ``index``-th vouched-for entry."""
-        offset = index
-        for special_offset, _ in self.specials:
-            if special_offset > offset:
-                break
-            offset += 1
-        return offset
+
+def _make_run(offset: int, first_index: int, positions: list[int], hashes: list[bytes]) -> _Run:
+    subtrees = range_subtrees(first_index, hashes)
+    return _Run(offset, first_index, positions, b"".join(hashes), subtrees)
 
 
-def _digest_block(lines: list[bytes], cut: bool) -> _Block:
-    """Digest lines (without their newlines); see ``_Block``. Pure: safe in any process."""
-    leaf_indexes: list[int] = []
+def _digest_block(data: bytes, cut: bool) -> _Block:
+    """Digest ``data``: whole lines, each ending in a newline, and if ``cut`` one more line
+    without (the export ends mid-line). See ``_Block``. Pure: safe in any process.
+
+    Lines are looked at in place, never split out: an entry's leaf is hashed straight from
+    ``data`` through a memoryview, which spares two copies of every line.
+    """
+    items: list[_Run | tuple[int, bytes]] = []
+    add_item = items.append
+    find, startswith, view = data.find, data.startswith, memoryview(data)
+    new_hash, hexlify = _LEAF_HASH_START.copy, binascii.hexlify
+    line_start, hash_start, leaf_start, line_end = _LINE_START, _HASH_START, _LEAF_START, _LINE_END
+    digits_at, hash_at, leaf_at = _DIGITS_AT, _HASH_AT, _LEAF_AT
+    leaf_from, position_from = _LEAF_FROM, _POSITION_FROM
+    # the run being gathered: it continues while lines keep extending it
+    run_line = next_line = next_index = last_position = -1
     positions: list[int] = []
     hashes: list[bytes] = []
-    specials: list[tuple[int, bytes]] = []
-    add_index, add_position, add_hash = leaf_indexes.append, positions.append, hashes.append
-    shape_of, shape = operator.itemgetter(*_SHAPE_INDEXES), _ENTRY_SHAPE
-    hexlify = binascii.hexlify
-    validate, hash_fields = validate_encoded, leaf_hash_encoded
-    last = len(lines) - 1 if cut else -1
-    for offset, line in enumerate(lines):
-        parts = line.split(b'"')
-        if len(parts) == _ENTRY_PARTS and shape_of(parts) == shape and b"\\" not in line:
-            try:
-                leaf_index = int(parts[6][1:-1])
-                position = int(parts[8][1:-1])
-                version = int(parts[14][1:-1])
-                # re-rendering proves the digits are exactly what JSON reads as that value
+    at, line_no, size = 0, 0, len(data)
+    while at < size:
+        end = find(b"\n", at)
+        if end < 0:  # the cut line, never vouched for
+            end = size
+        elif startswith(line_start, at):
+            comma = find(b",", at + digits_at, end)
+            leaf = comma + leaf_at
+            position_end = find(b",", leaf + position_from, end)
+            if (
+                comma > 0
+                and position_end > 0
+                and startswith(hash_start, comma)
+                and startswith(leaf_start, leaf)
+                and startswith(line_end, end - 2)
+            ):
+                leaf_hash = new_hash()
+                leaf_hash.update(view[leaf + leaf_from : end - 1])
+                digest = leaf_hash.digest()
+                index_digits = data[at + digits_at : comma]
+                position_digits = data[leaf + position_from : position_end]
+                # canonical digits only: what JSON reads as that integer, written one way
                 if (
-                    parts[6] == b":%d," % leaf_index
-                    and parts[8] == b":%d," % position
-                    and parts[14] == b":%d," % version
-                    and offset != last
-                    and not parts[21].translate(None, _BASE64_ALPHABET)
+                    hexlify(digest) == data[comma + hash_at : leaf]
+                    and index_digits.isdigit()
+                    and (index_digits[0] != 48 or len(index_digits) == 1)
+                    and position_digits.isdigit()
+                    and (position_digits[0] != 48 or len(position_digits) == 1)
                 ):
-                    validate(position, parts[11], version, parts[17], parts[25])
-                    leaf_hash = hash_fields(
-                        position, parts[11], version, parts[17], parts[21], parts[25]
-                    )
-                    if hexlify(leaf_hash) == parts[29]:
-                        add_index(leaf_index)
-                        add_position(position)
-                        add_hash(leaf_hash)
-                        continue
-            except ValueError:  # also EncodingError
-                pass
-        specials.append((offset, line))
-    return _Block(len(lines), leaf_indexes, positions, hashes, specials, cut)
+                    leaf_index = int(index_digits)
+                    position = int(position_digits)
+                    if not (
+                        line_no == next_line
+                        and leaf_index == next_index
+                        and position > last_position
+                    ):
+                        if positions:
+                            first = next_index - len(positions)
+                            add_item(_make_run(run_line, first, positions, hashes))
+                        run_line, positions, hashes = line_no, [], []
+                    positions.append(position)
+                    hashes.append(digest)
+                    next_line, next_index, last_position = line_no + 1, leaf_index + 1, position
+                    at = end + 1
+                    line_no += 1
+                    continue
+        if positions:  # the run ends here; keep the items in line order
+            add_item(_make_run(run_line, next_index - len(positions), positions, hashes))
+            positions, hashes = [], []
+        add_item((line_no, data[at:end]))
+        at = end + 1
+        line_no += 1
+    if positions:
+        add_item(_make_run(run_line, next_index - len(positions), positions, hashes))
+    view.release()
+    return _Block(line_no, items, cut)
 
 
 def _split_chunks(chunks: Iterable[bytes]) -> Iterator[_Block]:
     """Digest a byte stream, given in chunks, block by block of whole lines."""
     rest = b""
     for chunk in chunks:
-        lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
-        rest = lines.pop()
-        if lines:
-            yield _digest_block(lines, cut=False)
+        data = rest + chunk if rest else chunk
+        whole = data.rfind(b"\n") + 1
+        rest = data[whole:]
+        if whole:
+            yield _digest_block(data[:whole] if rest else data, cut=False)
     if rest:
-        yield _digest_block([rest], cut=True)
+        yield _digest_block(rest, cut=True)
 
 
 def _file_chunks(f: Any) -> Iterator[bytes]:
@@ -352,15 +386,12 @@ def _digest_range(path: str, start: int, end: int) -> _Block:
             f.readline()  # to the first line starting at or after `start`
         first = f.tell()
         if first >= end:
-            return _Block(0, [], [], [], [], False)
+            return _Block(0, [], False)
         data = f.read(end - first)
         if not data.endswith(b"\n"):
             data += f.readline()
-    lines = data.split(b"\n")
-    tail = lines.pop()
-    if tail:  # only at the end of the file: the export was cut mid-line
-        lines.append(tail)
-    return _digest_block(lines, cut=bool(tail))
+    # only at the end of the file can the last line lack its newline: the export was cut
+    return _digest_block(data, cut=not data.endswith(b"\n"))
 
 
 def _parallel_blocks(path: str, size: int, workers: int) -> Generator[_Block, None, None]:
@@ -441,7 +472,7 @@ class _Verifier:
         self.trusted_size = -1
         # where we are
         self.blocks: Iterator[_Block] = iter(())
-        self.block = _Block(0, [], [], [], [], False)
+        self.block = _Block(0, [], False)
         self.base_line = 0  # line number of the line before the current block
         self.cut = False  # the export ends mid-line (sticky: later blocks may be empty)
         self.line_no = 0
@@ -494,70 +525,51 @@ class _Verifier:
         return self.finish()
 
     def consume(self, block: _Block) -> None:
-        """Take a block's lines in order: runs of vouched-for entries, then each special."""
-        done = 0  # vouched-for entries taken
-        start = 0  # offset of the first line not yet taken
-        for offset, line in itertools.chain(block.specials, ((block.line_count, b""),)):
-            run = offset - start
-            if run:
-                end = done + run
-                self.accept(
-                    block.leaf_indexes[done:end],
-                    block.positions[done:end],
-                    block.hashes[done:end],
-                    self.base_line + start + 1,
-                )
-                done = end
-            if offset < block.line_count:
-                self.line_no = self.base_line + offset + 1
-                self.special(line, cut=block.cut and offset == block.line_count - 1)
-            start = offset + 1
+        """Take a block's items in line order: runs of vouched-for entries, and the rest."""
+        base, last = self.base_line, block.line_count - 1
+        for item in block.items:
+            if isinstance(item, _Run):
+                self.accept(item, base + item.offset + 1)
+            else:
+                offset, line = item
+                self.line_no = base + offset + 1
+                self.special(line, cut=block.cut and offset == last)
 
-    def accept(
-        self,
-        leaf_indexes: list[int],
-        positions: list[int],
-        hashes: list[bytes],
-        first_line_no: int,
-    ) -> None:
-        """Append entries whose content is already checked; check their order. Hot loop."""
+    def accept(self, run: _Run, first_line_no: int) -> None:
+        """Append a run of entries whose content is already checked; check its place."""
         if self.key is None:
             self.line_no = first_line_no
             self.fail(FindingKind.MALFORMED, "the first line must be the export header")
-        count = start = self.count
-        if count == 0 and positions:
+        count = self.count
+        self.line_no = first_line_no
+        if run.first_index != count:
+            self.leaf_index_anomaly(count, run.first_index)
+        positions = run.positions
+        if positions[0] <= self.last_position:
+            self.position_anomaly(count, positions[0])
+        if count == 0:
             self.first_position = positions[0]
-        last_position = self.last_position
-        append = self.acc.append
-        pending_hashes = self.pending_hashes
-        record_position = self.pending_positions.append
-        recording = len(self.pending_positions) < _MAX_PENDING  # checked per run: soft cap
-        trusted_size = self.trusted_size
-        next_progress = self.next_progress
-        for leaf_index, position, leaf_hash in zip(leaf_indexes, positions, hashes, strict=True):
-            if leaf_index != count:
-                self.line_no = first_line_no + count - start
-                self.count = count
-                self.leaf_index_anomaly(count, leaf_index)
-            if position <= last_position:
-                self.line_no = first_line_no + count - start
-                self.count = count
-                self.position_anomaly(count, position)
-            append(leaf_hash)
-            if recording:
-                pending_hashes += leaf_hash
-                record_position(position)
-            count += 1
-            last_position = position
-            if count == trusted_size:
-                self.line_no = first_line_no + count - 1 - start
-                self.check_trusted_root(self.acc.root())
-            if count == next_progress:
-                self.progress(count)
-                next_progress += PROGRESS_EVERY
-        self.count = count
-        self.last_position = last_position
-        self.next_progress = next_progress
+        size = len(positions)
+        end = count + size
+        if count < self.trusted_size <= end:
+            # the kept checkpoint's size falls in this run: its root, leaf by leaf
+            acc = self.acc.copy()
+            hashes = run.hashes
+            for offset in range(0, (self.trusted_size - count) * 32, 32):
+                acc.append(hashes[offset : offset + 32])
+            self.line_no = first_line_no + self.trusted_size - count - 1
+            self.check_trusted_root(acc.root())
+        append_subtree = self.acc.append_subtree
+        for height, root in run.subtrees:
+            append_subtree(root, height)
+        if len(self.pending_positions) < _MAX_PENDING:  # a soft cap, checked per run
+            self.pending_hashes += run.hashes
+            self.pending_positions.extend(positions)
+        self.count = end
+        self.last_position = positions[-1]
+        if end >= self.next_progress >= 0:
+            self.progress(end)
+            self.next_progress = (end // PROGRESS_EVERY + 1) * PROGRESS_EVERY
 
     def special(self, line: bytes, *, cut: bool) -> None:
         """A line the fast path would not vouch for: the header, a checkpoint, or anything odd."""
@@ -569,7 +581,7 @@ class _Verifier:
         if kind == "checkpoint":
             self.checkpoint(obj)
         elif kind == "entry":
-            self.accept(*self.slow_entry(obj), self.line_no)
+            self.accept(self.slow_entry(obj), self.line_no)
         else:
             self.fail(FindingKind.MALFORMED, f"unknown line kind {kind!r}")
 
@@ -588,7 +600,7 @@ class _Verifier:
             self.fail(FindingKind.MALFORMED, "duplicate member names")
         return obj
 
-    def slow_entry(self, obj: dict[str, Any]) -> tuple[list[int], list[int], list[bytes]]:
+    def slow_entry(self, obj: dict[str, Any]) -> _Run:
         """Check an entry line that missed the fast path, naming exactly what is wrong."""
         count = self.count
         if obj.keys() != ENTRY_KEYS:
@@ -598,37 +610,47 @@ class _Verifier:
             self.fail(FindingKind.MALFORMED, "leaf_index must be an integer", count)
         if leaf_index != count:
             self.leaf_index_anomaly(count, leaf_index)
-        position, version = obj["position"], obj["originator_version"]
-        texts = (
-            obj["originator_id"],
-            obj["topic"],
-            obj["state_b64"],
-            obj["recorded_at"],
-            obj["leaf_hash"],
-        )
+        sealed = obj["leaf_hash"]
+        if type(sealed) is not str or not _SEALED_HASH.fullmatch(sealed.encode()):
+            self.fail(FindingKind.MALFORMED, "leaf_hash must be 64 lowercase hex digits", count)
+        leaf = self.leaf_object(obj["entry"], count)
+        position, version = leaf["position"], leaf["originator_version"]
+        texts = (leaf["originator_id"], leaf["topic"], leaf["state_b64"], leaf["recorded_at"])
         if type(position) is not int or type(version) is not int:
             self.fail(FindingKind.MALFORMED, "position and originator_version are integers", count)
         if not all(type(v) is str for v in texts):
             self.fail(FindingKind.MALFORMED, "entry members other than integers are strings", count)
         try:
-            oid, topic, state_b64, recorded_at, sealed = (str(v).encode() for v in texts)
+            oid, topic, state_b64, recorded_at = (str(v).encode() for v in texts)
             validate_encoded(position, oid, version, topic, recorded_at)
         except (UnicodeEncodeError, ValueError) as exc:  # also EncodingError
             self.fail(FindingKind.MALFORMED, f"entry {count}: {exc}", count)
-        # state_b64 is hashed as read, never decoded: if it is not what was sealed, the hash
-        # says so (and a valid checkpoint root proves it is the base64 the sealer wrote)
-        leaf_hash = leaf_hash_encoded(position, oid, version, topic, state_b64, recorded_at)
-        if binascii.hexlify(leaf_hash) != sealed:
-            if not _SEALED_HASH.fullmatch(sealed):
-                self.fail(FindingKind.MALFORMED, "leaf_hash must be 64 lowercase hex digits", count)
+        # the leaf as the sealer wrote it: the values in the one canonical form, state_b64
+        # as read (if it is not the base64 the sealer wrote, the hash says so)
+        data = leaf_data_encoded(position, oid, version, topic, state_b64, recorded_at)
+        leaf_hash = hashlib.sha256(b"\x00" + data).digest()
+        if leaf_hash.hex() != sealed:
             self.fail(
                 FindingKind.ALTERED,
                 "entry content does not match the leaf hash sealed for it "
-                f"(sealed {sealed[:16].decode()}…, content hashes to {leaf_hash.hex()[:16]}…)",
+                f"(sealed {sealed[:16]}…, content hashes to {leaf_hash.hex()[:16]}…)",
                 count,
                 position,
             )
-        return [leaf_index], [position], [leaf_hash]
+        return _Run(0, leaf_index, [position], leaf_hash, [(0, leaf_hash)])
+
+    def leaf_object(self, value: object, count: int) -> dict[str, Any]:
+        """The ``entry`` member as a dict: an object with exactly the leaf's members."""
+        if type(value) is not tuple:  # objects decode to tuples of pairs, see _decode_json
+            self.fail(FindingKind.MALFORMED, "entry must be a JSON object", count)
+        leaf = dict(value)
+        if len(leaf) != len(value):
+            self.fail(FindingKind.MALFORMED, "duplicate member names in entry", count)
+        if leaf.keys() != LEAF_KEYS:
+            self.fail(FindingKind.MALFORMED, "entry has exactly the leaf members", count)
+        if leaf["format"] != LEAF_FORMAT:
+            self.fail(FindingKind.MALFORMED, f"unknown leaf format {leaf['format']!r}", count)
+        return leaf
 
     # -- header and trusted inputs ----------------------------------------------------------
 
@@ -721,16 +743,20 @@ class _Verifier:
         """
         base = self.base_line
         for block in itertools.chain((self.block,), self.blocks):
-            if leaf_index in block.leaf_indexes:
-                i = block.leaf_indexes.index(leaf_index)
-                return base + block.line_offset_of_entry(i) + 1, block.positions[i]
-            for offset, line in block.specials:
+            for item in block.items:
+                if isinstance(item, _Run):
+                    i = leaf_index - item.first_index
+                    if 0 <= i < len(item.positions):
+                        return base + item.offset + i + 1, item.positions[i]
+                    continue
+                offset, line = item
                 try:
                     obj = dict(_decode_json(line.decode())[0])
                 except (UnicodeDecodeError, ValueError, TypeError):
                     continue
                 if obj.get("kind") == "entry" and obj.get("leaf_index") == leaf_index:
-                    position = obj.get("position")
+                    leaf = obj.get("entry")
+                    position = dict(leaf).get("position") if type(leaf) is tuple else None
                     return base + offset + 1, position if type(position) is int else None
             base += block.line_count
         return None
@@ -912,8 +938,9 @@ def verify_export(
     is checked against the key it names itself. ``trusted_checkpoint`` is a checkpoint the
     auditor kept earlier: the export's root at that size must equal it; if the export is
     older (smaller), pass the log's ``consistency_proof`` from the export's size to the
-    trusted size. ``progress`` is called with the number of entries processed every
-    ``PROGRESS_EVERY`` entries and at the end. ``workers`` processes digest a file in
+    trusted size. ``progress`` is called with the number of entries processed once
+    each ``PROGRESS_EVERY`` entries have passed (at the end of the run of entries that
+    passed it) and at the end. ``workers`` processes digest a file in
     parallel (default: one per CPU for files of 16 MiB or more; 0 or 1 for none); the result
     is the same either way. Raises ``ExportVerificationError`` naming the first problem.
     """

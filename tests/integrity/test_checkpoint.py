@@ -295,11 +295,11 @@ EXAMPLE_VKEY = "samsyn.example/ledger+740e2283+Ad0EZPf7xz1IJuoS97HadASxca42fXE8a
 EXAMPLE_NOTE = (
     "samsyn.example/ledger\n"
     "1\n"
-    "vN7Ur7/rfRduMYY5MhNqqE18Pb6wRYbobOWHPnzCKuk=\n"
+    "njSc65JEJrNZYFTD1kmP3QhS3fltUYFO0Tn5fSQue1w=\n"
     "timestamp 2025-01-02T03:04:06Z\n"
     "\n"
-    "\u2014 samsyn.example/ledger dA4igyKsvHIYuKyWx4E2lCfr6f43+4BXH3nyjn2LOE4u1NAA8l5UccuMElbmqVV2"
-    "WN6i/p16a4Zf3M5jDeZqEceXfQo=\n"
+    "\u2014 samsyn.example/ledger dA4igw2ZpPyYtvUyR1bMWXa2bXiGqzHlizV9+lVxvb9xiZmB3ksVelSlLpPz/Uv4"
+    "EUmfG+hSqsPZt89xKjRIo3dEgg8=\n"
 )
 
 
@@ -307,7 +307,7 @@ def test_the_documented_example_checkpoint_is_reproduced_byte_for_byte() -> None
     """Ed25519 is deterministic: the published seed must give the published key and note."""
     key = SigningKey(ORIGIN, Ed25519PrivateKey.from_private_bytes(EXAMPLE_SEED))
     assert key.vkey == EXAMPLE_VKEY
-    root = bytes.fromhex("bcded4afbfeb7d176e31863932136aa84d7c3dbeb04586e86ce5873e7cc22ae9")
+    root = bytes.fromhex("9e349ceb924426b3596054c3d6498fdd0852ddf96d51814ed139f97d242e7b5c")
     moment = datetime(2025, 1, 2, 3, 4, 6, tzinfo=UTC)
     assert sign_checkpoint(key, ORIGIN, 1, root, timestamp=moment) == EXAMPLE_NOTE
     checkpoint = parse_and_verify_checkpoint(EXAMPLE_NOTE, EXAMPLE_VKEY)
