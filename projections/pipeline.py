@@ -21,6 +21,7 @@ from projections.audit_trail import AuditTrailModel
 from projections.consultations import ConsultationsModel
 from projections.db import Database, Tx
 from projections.decision_register import DecisionRegisterModel
+from projections.decoding import EntryDecoder
 from projections.facts import FactTables, Item
 from projections.matter_timeline import MatterTimelineModel
 from projections.readmodel import FoldedReadModel, ReadModel
@@ -110,8 +111,9 @@ def set_position(tx: Tx, name: str, position: int, version: int) -> None:
 def read_page(
     ledger: Ledger, after: int, limit: int, upto: int | None = None
 ) -> tuple[int | None, list[Item]]:
-    """The next ``limit`` entries after position ``after`` (up to ``upto``), decoded by the
-    library's mapper and filed; with the last position read (None when there were none).
+    """The next ``limit`` entries after position ``after`` (up to ``upto``), decoded (see
+    :mod:`projections.decoding`) and filed; with the last position read (None when there
+    were none).
 
     Bookkeeping entries are read but not returned: the position still moves past them.
     """
@@ -120,12 +122,12 @@ def read_page(
     )
     if not notifications:
         return None, []
-    to_event = ledger.mapper.to_domain_event
+    decoder = EntryDecoder(ledger.mapper)
     items = []
     for n in notifications:
         kind = kind_of(n.topic)
         if kind not in UNTRACKED_KINDS:
-            items.append(Item(n.id, kind, n.originator_id, to_event(n)))
+            items.append(decoder.item(n, kind))
     file(items)
     return notifications[-1].id, items
 

@@ -70,6 +70,16 @@ class FoldedTables:
     dep: str
 
 
+@dataclass(frozen=True)
+class FoldedRows:
+    """Some entities folded: their rows of a read model's current-state and dependency
+    tables (an entity that does not exist has none)."""
+
+    entities: list[str]
+    current: list[tuple[Any, ...]]
+    deps: list[tuple[str, str]]
+
+
 class FoldedReadModel(ReadModel):
     """A read model that folds one entity's facts at a time and keeps the current states."""
 
@@ -121,6 +131,9 @@ class FoldedReadModel(ReadModel):
                 f" first_recorded_at BIGINT NOT NULL, voided INTEGER NOT NULL,"
                 f" state TEXT NOT NULL{extra}, CONSTRAINT pk_{token}_c PRIMARY KEY (entity))"
             )
+            if self.columns:  # the lists' filter (organisation, joint body): no full scans
+                tx.execute(f"CREATE INDEX ix_{token}_c ON {tx.table(t.current)}"
+                           f" ({self.columns[0][0]})")
         if not tx.table_exists(t.dep):
             tx.execute(
                 f"CREATE TABLE {tx.table(t.dep)} (key {text} NOT NULL, entity {text} NOT NULL,"
@@ -165,14 +178,11 @@ class FoldedReadModel(ReadModel):
 
         ``fresh``: they have no rows yet (a rebuild's first fold), nothing to replace.
         """
-        t = self.tables_for(suffix)
-        results = fold_many(self.fold, entities, loader or Loader(tx, facts))
-        if not results:
-            return
-        if not fresh:
-            condition, param = tx.in_list("entity", list(results))
-            tx.execute(f"DELETE FROM {tx.table(t.current)} WHERE {condition}", [param])
-            tx.execute(f"DELETE FROM {tx.table(t.dep)} WHERE {condition}", [param])
+        self.store(tx, self.fold_rows(entities, loader or Loader(tx, facts)), suffix, fresh=fresh)
+
+    def fold_rows(self, entities: Iterable[str], loader: Loader) -> FoldedRows:
+        """Fold ``entities``; answer the rows they take in this read model's tables."""
+        results = fold_many(self.fold, entities, loader)
         current: list[tuple[Any, ...]] = []
         deps: list[tuple[str, str]] = []
         for entity, (state, read) in results.items():
@@ -183,12 +193,21 @@ class FoldedReadModel(ReadModel):
                  *self.column_values(state))
             )
             deps.extend((k, entity) for k in read if k != entity)
+        return FoldedRows(list(results), current, deps)
+
+    def store(self, tx: Tx, rows: FoldedRows, suffix: str = "", *, fresh: bool = False) -> None:
+        """Store folded ``rows`` in place of the entities' rows (``fresh``: there are none)."""
+        t = self.tables_for(suffix)
+        if not fresh and rows.entities:
+            condition, param = tx.in_list("entity", rows.entities)
+            tx.execute(f"DELETE FROM {tx.table(t.current)} WHERE {condition}", [param])
+            tx.execute(f"DELETE FROM {tx.table(t.dep)} WHERE {condition}", [param])
         tx.insert(
             t.current,
             ("entity", "first_recorded_at", "voided", "state", *(c for c, _ in self.columns)),
-            current,
+            rows.current,
         )
-        tx.insert(t.dep, ("key", "entity"), deps)
+        tx.insert(t.dep, ("key", "entity"), rows.deps)
 
     # Reading --------------------------------------------------------------------------------
 
@@ -252,19 +271,29 @@ def root_chunks(
     database: Database, models: Sequence[FoldedReadModel], facts: FactTables, size: int
 ) -> list[dict[str, list[str]]]:
     """Every entity of ``models``, in ledger order, in chunks of ``size``, by read model."""
-    by_root = {event: model.name for model in models for event in model.root_events}
+    events = sorted({event for model in models for event in model.root_events})
     with database.transaction(write=False) as tx:
-        condition, param = tx.in_list("event_type", sorted(by_root))
+        condition, param = tx.in_list("event_type", events)
         roots = tx.query(
             f"SELECT entity, event_type FROM {tx.table(facts.entry)} WHERE {condition}"
             " ORDER BY position",
             [param],
         )
+    return chunk_roots(models, roots, size)
+
+
+def chunk_roots(
+    models: Sequence[FoldedReadModel], roots: Sequence[tuple[str, str]], size: int
+) -> list[dict[str, list[str]]]:
+    """``roots`` (entity, the event type that created it; in ledger order) of ``models`` in
+    chunks of ``size``, by read model."""
+    by_root = {event: model.name for model in models for event in model.root_events}
+    mine = [(entity, by_root[event]) for entity, event in roots if event in by_root]
     chunks = []
-    for start in range(0, len(roots), size):
+    for start in range(0, len(mine), size):
         chunk: dict[str, list[str]] = {m.name: [] for m in models}
-        for entity, event_type in roots[start : start + size]:
-            chunk[by_root[event_type]].append(entity)
+        for entity, name in mine[start : start + size]:
+            chunk[name].append(entity)
         chunks.append(chunk)
     return chunks
 
@@ -275,13 +304,14 @@ def materialise(
     chunk: dict[str, list[str]],
     facts: FactTables,
     suffix: str,
+    loader: Loader | None = None,
 ) -> None:
     """Fold a chunk of entities of several read models into their new (empty) tables.
 
-    The chunk is folded over one loader: the facts its entities share are fetched and
-    parsed once, derived decisions computed once.
+    The chunk is folded over one loader (``loader``, else one of its own): the facts its
+    entities share are fetched and parsed once, derived decisions computed once.
     """
     with database.transaction(write=True) as tx:
-        loader = Loader(tx, facts)
+        loader = loader or Loader(tx, facts)
         for model in models:
             model.materialise(tx, chunk[model.name], facts, suffix, loader, fresh=True)
