@@ -4,9 +4,10 @@
 
 Needs py-spy (``pip install py-spy``; not a project dependency). Records two profiles of the
 service process under the load of benchmark (1): on-CPU samples (where the CPU goes) and
-wall-clock samples of the threads handling appends (where a request's time goes, waits on
-the database included). Prints the top functions of each, by own ("self") and by
-inclusive samples, and leaves the raw collapsed stacks in ``--out`` for flame graphs.
+wall-clock samples of the group committer's thread (where a batch's time goes, waits on
+the database included; the routes await the committer on the event loop, holding no
+thread). Prints the top functions of each, by own ("self") and by inclusive samples, and
+leaves the raw collapsed stacks in ``--out`` for flame graphs.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"py-spy failed: {errors.decode(errors='replace')[-500:]}")
                 return 1
             print(f"\n## {kind}: {args.backend}, {REGISTRARS} registrars appending"
-                  + (" (threads inside the append route only)" if kind == "wall" else ""))
-            print(summarise(raw, "api/routes/registrar.py" if kind == "wall" else None,
+                  + (" (the group committer's thread only)" if kind == "wall" else ""))
+            print(summarise(raw, "GroupCommitter._run" if kind == "wall" else None,
                             args.top))
     return 0
 

@@ -6,6 +6,15 @@ turn against the ledger as the ones before it leave it (so two commands on the s
 record behave exactly as if they came one after the other), and saves all accepted
 ones in a single transaction. A refused command fails alone; the others still land.
 Durability is unchanged: a caller is answered only after the transaction commits.
+
+The committer keeps the aggregates it last committed (:class:`RecentAggregates`), so a
+meeting that gets a paragraph a second is not read back from the store for each one.
+Before each batch it asks the store which aggregates were appended to since it last looked
+(positions are in commit order, see ``ledger/storage.py``) and forgets those it did not
+write itself; an aggregate changed by a refused or unsaved command is forgotten too. A
+stale copy can still slip through between that look and the save, exactly as a fresh read
+could: the store's unique (aggregate, version) constraint refuses the save, and the batch
+falls back to one command at a time, read afresh.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError, RecordConflictError
 
 from ledger.commands import Command
@@ -23,10 +33,16 @@ from ledger.domain.base import RecordingContext, recording
 from ledger.domain.idempotency import IdempotencyKey
 from ledger.errors import IdempotencyKeyReused, SamsynError, StoreUnavailable
 from ledger.handlers import HANDLERS
-from ledger.unit_of_work import UnitOfWork
+from ledger.unit_of_work import RecentAggregates, UnitOfWork
 
 if TYPE_CHECKING:
     from ledger.application import Ledger, Receipt
+
+log = structlog.get_logger(__name__)
+
+#: How many stored entries one look at what others appended reads before giving up and
+#: forgetting every kept aggregate instead (after a large import, say).
+CATCH_UP_PAGE = 1000
 
 
 @dataclass
@@ -45,19 +61,29 @@ class Request:
 
 
 class GroupCommitter:
-    """Collects commands from many threads and commits them in batches.
+    """Collects commands from many callers and commits them in batches.
 
-    The first caller to find no batch in progress becomes the leader: it takes every
-    waiting request (at most ``max_batch``) and commits them; the others wait for their
-    answer. No extra thread, and a lone command goes straight through.
+    A caller queues its command and waits for the answer: a thread on the request's
+    future (:meth:`execute`), the HTTP routes by awaiting it on their event loop, holding
+    no thread while the batch runs (:meth:`submit`). One committer thread takes every
+    waiting request (at most ``max_batch``), commits them, answers them and takes the next
+    batch. It starts with the first request and ends after ``idle`` seconds without any,
+    so an idle service holds no thread. A batch wakes only the callers it answers.
     """
 
-    def __init__(self, ledger: Ledger, max_batch: int = 128) -> None:
+    def __init__(
+        self, ledger: Ledger, max_batch: int = 128, recent: int = 4096, idle: float = 1.0
+    ) -> None:
+        """``recent``: how many committed aggregates to keep for the next batches."""
         self.ledger = ledger
         self.max_batch = max_batch
+        self.idle = idle
+        self.recent = RecentAggregates(recent)
         self._queue: deque[Request] = deque()
-        self._changed = threading.Condition()
-        self._leading = False
+        self._waiting = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._seen: int | None = None  # every entry up to here is reflected in ``recent``
+        self._ours: set[int] = set()  # positions this committer wrote after ``_seen``
 
     def execute(
         self,
@@ -69,35 +95,63 @@ class GroupCommitter:
         expected_version: int | None = None,
     ) -> Receipt:
         """Like :meth:`Ledger.execute`, answered once the batch holding it is committed."""
+        return self.submit(
+            command, recorded_by=recorded_by, idempotency_key=idempotency_key,
+            acting_for=acting_for, expected_version=expected_version,
+        ).result()
+
+    def submit(
+        self,
+        command: Command,
+        *,
+        recorded_by: str,
+        idempotency_key: str | None = None,
+        acting_for: frozenset[str] | None = None,
+        expected_version: int | None = None,
+    ) -> Future[Receipt]:
+        """Queue the command; the future is answered once the batch holding it commits."""
         request = Request(command, recorded_by, idempotency_key, acting_for, expected_version)
-        with self._changed:
+        # Running from now on: a caller that gives up cannot cancel a command that may
+        # already be in a committed batch (an awaiting coroutine that is cancelled tries).
+        request.future.set_running_or_notify_cancel()
+        with self._waiting:
             self._queue.append(request)
-            while not request.future.done():
-                if self._leading:
-                    self._changed.wait(timeout=1.0)
-                    continue
-                self._leading = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="samsyn-group-commit", daemon=True
+                )
+                self._thread.start()
+            else:
+                self._waiting.notify()
+        return request.future
+
+    def _run(self) -> None:
+        """The committer thread: commit batches until none comes for ``idle`` seconds."""
+        while True:
+            with self._waiting:
+                if not self._queue:
+                    self._waiting.wait(self.idle)
+                if not self._queue:
+                    self._thread = None
+                    return
                 batch = [self._queue.popleft()
                          for _ in range(min(len(self._queue), self.max_batch))]
-                self._changed.release()
-                try:
-                    self._commit(batch)
-                finally:
-                    self._changed.acquire()
-                    self._leading = False
-                    self._changed.notify_all()
-        return request.future.result()
+            try:
+                self._commit(batch)
+            except Exception:  # every request of the batch is answered with it already
+                log.exception("a batch failed")
 
     def _commit(self, batch: list[Request]) -> None:
         ledger = self.ledger
         accepted: list[Request] = []
+        uow = UnitOfWork(ledger.repository, recent=self.recent)
         try:
             pending = self._answer_replays(batch)
             if not pending:
                 return
+            self._catch_up()
             stamped = ledger.clock()
             journal: list[Any] = []
-            uow = UnitOfWork(ledger.repository)
             claimed: dict[str, Request] = {}
             for request in pending:
                 key_ref = request.key_ref
@@ -108,7 +162,8 @@ class GroupCommitter:
                 except SamsynError as e:
                     request.future.set_exception(e)
                     journal.clear()
-                    uow = UnitOfWork(ledger.repository)
+                    self.recent.forget(a.id for a in uow.aggregates)
+                    uow = UnitOfWork(ledger.repository, recent=self.recent)
                     for earlier in accepted:
                         self._check_one(earlier, uow, journal, stamped)
                     continue
@@ -122,10 +177,13 @@ class GroupCommitter:
             except RecordConflictError:
                 # Another process wrote to the same records: fall back to one at a time,
                 # which re-reads, re-checks and answers each request on its own.
+                self.recent.forget(a.id for a in uow.aggregates)
                 for request in accepted:
                     self._one_by_one(request)
                 accepted = []
                 return
+            self.recent.put(uow.aggregates)
+            self._ours.update(r.notification.id for r in recordings)
             positions = {
                 (r.domain_event.originator_id, r.domain_event.originator_version):
                     r.notification.id
@@ -140,15 +198,41 @@ class GroupCommitter:
                 if not request.future.done():
                     self._one_by_one(request)  # a retry of a key claimed in this batch
         except (OperationalError, InterfaceError) as e:
+            self.recent.forget(a.id for a in uow.aggregates)
             error = StoreUnavailable(f"the ledger store is unavailable: {e}")
             for request in batch:
                 if not request.future.done():
                     request.future.set_exception(error)
         except BaseException as e:  # never leave a caller waiting
+            self._forget_all()
             for request in batch:
                 if not request.future.done():
                     request.future.set_exception(e)
             raise
+
+    def _catch_up(self) -> None:
+        """Forget kept aggregates that another writer appended to since the last look."""
+        if self._seen is None:
+            self._forget_all()
+            self._seen = self.ledger.max_position()
+            return
+        recorder: Any = self.ledger.recorder
+        changed = recorder.originators_after(self._seen, CATCH_UP_PAGE)
+        if len(changed) == CATCH_UP_PAGE:
+            self._forget_all()
+            self._seen = self.ledger.max_position()
+            return
+        for position, aggregate_id in changed:
+            if position in self._ours:
+                self._ours.discard(position)
+            else:
+                self.recent.forget([aggregate_id])
+            self._seen = position
+
+    def _forget_all(self) -> None:
+        self.recent.clear()
+        self._ours.clear()
+        self._seen = None
 
     def _answer_replays(self, batch: list[Request]) -> list[Request]:
         """Answer retries of commands recorded before; return the rest."""

@@ -61,6 +61,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             }
 
+    def originators_after(self, position: int, limit: int) -> list[tuple[int, UUID]]:
+        """Position and aggregate id of the entries stored after ``position``, oldest first
+        (at most ``limit``): what changed since, without the events' content."""
+        statement = (
+            f"SELECT notification_id, originator_id "
+            f'FROM "{self.datastore.schema}"."{self.events_table_name}" '
+            "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (position, limit), prepare=True)
+            return [(row["notification_id"], row["originator_id"]) for row in curs.fetchall()]
+
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, plus position look-ups for receipts."""
@@ -79,6 +91,15 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                     result[(originator_id, version)] = row[0]
         return result
 
+    def originators_after(self, position: int, limit: int) -> list[tuple[int, UUID]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_id FROM {self.events_table_name} "
+                "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (position, limit),
+            )
+            return [(row[0], UUID(row[1])) for row in c.fetchall()]
+
 
 class PostgresLedgerFactory(PostgresFactory):
     """PostgreSQL infrastructure with Samsyn's recorder and retry policy."""
@@ -90,7 +111,8 @@ class PostgresLedgerFactory(PostgresFactory):
         attempts = int(self.env.get(DB_ATTEMPTS) or "2")
         _with_attempts(
             recorder,
-            ["insert_events", "select_notifications", "max_notification_id", "select_events"],
+            ["insert_events", "select_notifications", "max_notification_id", "select_events",
+             "originators_after"],
             attempts,
         )
         return recorder

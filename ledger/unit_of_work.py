@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 from uuid import UUID
 
@@ -21,22 +23,72 @@ from ledger.errors import (
 A = TypeVar("A", bound=LedgerAggregate)
 
 
+class RecentAggregates:
+    """Aggregates as last committed, so a busy committer need not reload them per command.
+
+    The owner keeps it true: it puts in only aggregates whose every event is stored, and
+    forgets any that may differ from the store (one changed by a command that was then
+    refused or not saved, one another writer appended to). An aggregate is handed out
+    itself, not a copy: whoever takes one either saves what it did to it or forgets it.
+    The least recently used go first beyond ``capacity``.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._aggregates: OrderedDict[UUID, LedgerAggregate] = OrderedDict()
+
+    def __iter__(self) -> Iterator[LedgerAggregate]:
+        return iter(list(self._aggregates.values()))
+
+    def get(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        found = self._aggregates.get(aggregate_id)
+        if found is not None:
+            self._aggregates.move_to_end(aggregate_id)
+        return found
+
+    def put(self, aggregates: Iterable[LedgerAggregate]) -> None:
+        """Keep ``aggregates``, whose events are all stored (their pending ones are dropped)."""
+        for aggregate in aggregates:
+            aggregate.collect_events()
+            self._aggregates[aggregate.id] = aggregate
+            self._aggregates.move_to_end(aggregate.id)
+        while len(self._aggregates) > self.capacity:
+            self._aggregates.popitem(last=False)
+
+    def forget(self, aggregate_ids: Iterable[UUID]) -> None:
+        for aggregate_id in aggregate_ids:
+            self._aggregates.pop(aggregate_id, None)
+
+    def clear(self) -> None:
+        self._aggregates.clear()
+
+
 class UnitOfWork:
     """Loads aggregates by reference, each once, for the commands being checked.
 
     Every aggregate read is kept, so a command that touches the same record twice (or a
     later command of an import) sees the changes made so far; the events themselves are
-    collected, in the order they happen, by the recording context's journal.
+    collected, in the order they happen, by the recording context's journal. With
+    ``recent``, aggregates are taken from there before the store is asked.
     """
 
     def __init__(
-        self, repository: Repository[UUID], acting_for: frozenset[str] | None = None
+        self,
+        repository: Repository[UUID],
+        acting_for: frozenset[str] | None = None,
+        recent: RecentAggregates | None = None,
     ) -> None:
         """``acting_for``: the organisations the recorder may act for (None: any)."""
         self._repository = repository
         self._acting_for = acting_for
+        self._recent = recent
         self._loaded: dict[UUID, LedgerAggregate] = {}
         self._new: dict[UUID, LedgerAggregate] = {}
+
+    @property
+    def aggregates(self) -> list[LedgerAggregate]:
+        """Every aggregate read or added so far."""
+        return [*self._loaded.values(), *self._new.values()]
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id in self._new:
@@ -44,10 +96,14 @@ class UnitOfWork:
         elif aggregate_id in self._loaded:
             found = self._loaded[aggregate_id]
         else:
-            try:
-                found = self._repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                return None
+            cached = self._recent.get(aggregate_id) if self._recent is not None else None
+            if cached is not None:
+                found = cached
+            else:
+                try:
+                    found = self._repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    return None
             self._loaded[aggregate_id] = found
         return found if isinstance(found, cls) else None
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Auditor, CurrentAccount
 from api.problems import problem
+from api.routes import MAX_POSITION
 from ledger.application import Ledger
 from ledger.integrity.checkpoint import parse_vkey
 from ledger.integrity.errors import IntegrityError, TreeError
@@ -33,7 +34,6 @@ from ledger.integrity.sealer import Sealer
 
 router = APIRouter(prefix="/v1/integrity", tags=["auditor"])
 
-MAX_POSITION = 2**63 - 1
 MAX_WAIT_SECONDS = 10.0
 
 STATUS: dict[type[IntegrityError], int] = {
@@ -111,7 +111,7 @@ def _checkpoint_out(checkpoint: StoredCheckpoint) -> CheckpointOut:
     )
 
 
-def _receipt_out(receipt: InclusionReceipt) -> InclusionProof:
+def receipt_out(receipt: InclusionReceipt) -> InclusionProof:
     return InclusionProof(
         position=receipt.position,
         leaf_index=receipt.leaf_index,
@@ -241,7 +241,7 @@ def inclusion_proof(
     ] = None,
 ) -> Any:
     try:
-        return _receipt_out(_log(request).receipt(position, tree_size))
+        return receipt_out(_log(request).receipt(position, tree_size))
     except IntegrityError as e:
         return _refuse(e)
 
@@ -304,8 +304,8 @@ def receipt(
             latest = integrity.latest_checkpoint()
             if latest is None or latest.tree_size <= leaf_index:
                 integrity.issue_checkpoint()
-            return _receipt_out(integrity.receipt(position))
-        return _receipt_out(sealer.receipt(position, timeout=wait))
+            return receipt_out(integrity.receipt(position))
+        return receipt_out(sealer.receipt(position, timeout=wait))
     except IntegrityError as e:
         return _refuse(e)
     except TimeoutError as e:

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from api.routes.registrar import ROUTES
+from ledger.integrity.checkpoint import parse_and_verify_checkpoint
+from ledger.integrity.merkle import verify_inclusion
 from tests.api.conftest import Service
 
 MEETING = {"organisation": "Alfa", "body": "KS", "held_on": "2022-05-04"}
@@ -112,3 +114,71 @@ def test_a_duplicate_is_a_409_problem(service: Service) -> None:
     response = post(service, "/meetings", MEETING)
     assert response.status_code == 409
     assert response.json()["type"].endswith("/already-recorded")
+
+
+def check_inclusion(service: Service, body: dict[str, Any]) -> None:
+    """Every entry's receipt proves it is in a checkpoint signed with the log's key."""
+    key = service.client.get("/v1/integrity/public-key").json()["public_key"]
+    receipts = body["inclusion"]["receipts"]
+    assert [r["position"] for r in receipts] == sorted(e["position"] for e in body["entries"])
+    for receipt in receipts:
+        signed = parse_and_verify_checkpoint(receipt["checkpoint"], key)
+        assert (signed.tree_size, signed.root_hash.hex()) == (receipt["tree_size"],
+                                                               receipt["root_hash"])
+        assert verify_inclusion(bytes.fromhex(receipt["leaf_hash"]), receipt["leaf_index"],
+                                signed.tree_size, [bytes.fromhex(h) for h in receipt["proof"]],
+                                signed.root_hash)
+        alone = service.client.get(f"/v1/integrity/receipts/{receipt['position']}",
+                                    params={"wait": 0}).json()
+        assert (alone["leaf_index"], alone["leaf_hash"]) == (receipt["leaf_index"],
+                                                             receipt["leaf_hash"])
+
+
+@pytest.mark.parametrize("sealing", ["sealer-thread", "inline"])
+def test_an_append_may_wait_for_its_inclusion_receipts(
+    service: Service, sealing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if sealing == "inline":  # SAMSYN_SEAL_IN_PROCESS off: the route seals and signs itself
+        monkeypatch.setattr(service.client.app.state, "sealer", None)  # type: ignore[attr-defined]
+    response = service.client.post(
+        "/v1/meetings", params={"receipt_wait": 10}, json=MEETING,
+        headers=service.auth("registrar-alfa") | {"Idempotency-Key": "with-receipt"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert len(body["entries"]) == 2  # the meeting and the idempotency key's claim
+    assert body["inclusion"]["status"] == "sealed"
+    assert body["inclusion"]["pending"] == []
+    assert "link" not in response.headers
+    check_inclusion(service, body)
+
+
+def test_without_receipt_wait_an_append_answers_at_once_without_receipts(
+    service: Service,
+) -> None:
+    response = post(service, "/meetings", MEETING)
+    assert response.status_code == 201
+    assert response.json()["inclusion"] is None
+
+
+def test_a_receipt_not_signed_in_time_is_pending_and_the_append_stands(service: Service) -> None:
+    sealer = service.client.app.state.sealer  # type: ignore[attr-defined]
+    with sealer._work:  # the sealer is busy: nothing is sealed while the append waits
+        response = service.client.post("/v1/meetings", params={"receipt_wait": 0.2},
+                                       json=MEETING, headers=service.auth("registrar-alfa"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    where = f"/v1/integrity/receipts/{body['position']}"
+    assert body["inclusion"] == {"status": "pending", "receipts": [], "pending": [where]}
+    assert response.headers["link"] == f'<{where}>; rel="receipt"'
+    assert service.ledger.max_position() == body["position"]  # recorded all the same
+    later = service.client.get(where, params={"wait": 10})
+    assert later.status_code == 200, later.text
+    check_inclusion(service, body | {"inclusion": {"receipts": [later.json()]}})
+
+
+def test_receipt_wait_is_at_most_ten_seconds(service: Service) -> None:
+    head = service.ledger.max_position()
+    response = service.client.post("/v1/meetings", params={"receipt_wait": 11}, json=MEETING,
+                                   headers=service.auth("registrar-alfa"))
+    assert response.status_code == 422
+    assert service.ledger.max_position() == head

@@ -10,9 +10,14 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.commands import parse_command
-from ledger.errors import AlreadyRecorded, IdempotencyKeyReused, UnknownReference
+from ledger.errors import (
+    AlreadyRecorded,
+    IdempotencyKeyReused,
+    RuleViolation,
+    UnknownReference,
+)
 from ledger.group_commit import GroupCommitter, Request
-from tests.ledger.world import world
+from tests.ledger.world import run, world
 
 
 def request(command: dict[str, Any], key: str | None = None, by: str = "r1") -> Request:
@@ -143,3 +148,62 @@ def test_many_threads_through_the_committer_lose_nothing_and_share_transactions(
         positions = [p for ps in pool.map(submit, range(56)) for p in ps]
     assert len(set(positions)) == len(positions) == 56 * 2  # meeting + key claim each
     assert len(transactions) < 56
+
+
+def test_the_aggregates_the_committer_keeps_are_what_the_store_holds(
+    committer: GroupCommitter, ledger: Ledger
+) -> None:
+    """Kept aggregates are reused by the next batches: each must equal a fresh load, even
+    after a batch in which a command was refused half-way."""
+    decision = {"type": "RecordDecision", "organisation": "REG", "body": "KS",
+                "meeting": "REG/KS/2021-03-25", "paragraph": 13, "decided_on": "2021-03-25",
+                "points": [{"number": 1, "text": "x", "effects": [
+                    {"effect": "extend_agreement", "agreement": "Nope", "until": "2022-01-01"}]}]}
+    committer._commit([request(meeting(1)), request(PARAGRAPH), request(decision),
+                       request(PARAGRAPH | {"number": 14})])
+    committer._commit([request(PARAGRAPH | {"number": 15}), request(meeting(2, org="Nowhere")),
+                       request(PARAGRAPH | {"number": 15, "title": "Again"})])
+    kept = list(committer.recent)
+    assert {type(a).__name__ for a in kept} >= {"Meeting", "Organisation"}
+    for aggregate in kept:
+        assert vars(aggregate) == vars(ledger.repository.get(aggregate.id))
+
+
+def test_what_another_writer_appended_is_seen_by_the_next_batch(
+    committer: GroupCommitter, make_ledger: Any
+) -> None:
+    committer._commit([request(meeting(1))])  # Alfa is read, and kept
+    run(make_ledger(), {"type": "VoidEntry", "entry": {"kind": "organisation", "ref": "Alfa"},
+                        "reason": "registered twice"})
+    batch = [request(meeting(2))]  # reads Alfa again, writes only the new meeting
+    committer._commit(batch)
+    with pytest.raises(RuleViolation):
+        batch[0].future.result()
+
+
+def test_a_change_the_look_missed_is_still_refused_by_the_store(
+    committer: GroupCommitter, ledger: Ledger, make_ledger: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another writer may append between the committer's look and its save: the store's
+    version constraint refuses the batch, and each command is then checked afresh."""
+    committer._commit([request(PARAGRAPH)])  # the meeting is kept
+    run(make_ledger(), PARAGRAPH | {"number": 13, "title": "Elsewhere"})
+    monkeypatch.setattr(committer, "_catch_up", lambda: None)
+    batch = [request(PARAGRAPH | {"number": 13}), request(PARAGRAPH | {"number": 14})]
+    committer._commit(batch)
+    with pytest.raises(AlreadyRecorded):
+        batch[0].future.result()
+    assert batch[1].future.result().positions
+    paragraphs = [e.data["title"] for e in ledger.read_all()
+                  if e.event_type == "Meeting.ParagraphRecorded"]
+    assert paragraphs == ["Item", "Elsewhere", "Item"]  # § 12, § 13 from elsewhere, § 14
+
+
+def test_a_caller_giving_up_does_not_cancel_its_command(
+    committer: GroupCommitter, ledger: Ledger
+) -> None:
+    future = committer.submit(parse_command(meeting(1)), recorded_by="r1")
+    assert not future.cancel()  # e.g. an HTTP client that hung up; the command still lands
+    position = future.result().positions[0]
+    assert ledger.read(position - 1, 1)[0].data["held_on"] == "2022-03-01"
