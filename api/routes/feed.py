@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentAccount
+from api.routes import MAX_POSITION
 from ledger.application import Entry, Ledger
 from ledger.errors import InvalidCommand, Problem
 
@@ -55,7 +56,8 @@ def to_item(entry: Entry) -> FeedItem:
 def read_events(
     request: Request,
     account: CurrentAccount,
-    after: Annotated[int, Query(ge=0, description="Read entries after this position.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION,
+                                description="Read entries after this position.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FeedPage:
     ledger: Ledger = request.app.state.ledger
@@ -85,14 +87,15 @@ STREAM_HEARTBEAT_SECONDS = 15.0
 async def stream_events(
     request: Request,
     account: CurrentAccount,
-    after: Annotated[int | None, Query(ge=0, description="Start after this position.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_POSITION,
+                                       description="Start after this position.")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Each event's ``id`` is its position: a client that reconnects with Last-Event-ID
     continues exactly where it left off. Without either, the stream starts at the head."""
     ledger: Ledger = request.app.state.ledger
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
+        if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_POSITION:
             raise InvalidCommand("Last-Event-ID must be a ledger position",
                                  [Problem("Last-Event-ID", f"{last_event_id!r} is not one")])
         position = int(last_event_id)

@@ -47,7 +47,8 @@ def test_a_feed_item_carries_type_dates_recorder_and_data(
     assert item["recorded_at"].startswith("2024-01-01T12:00:00")
 
 
-@pytest.mark.parametrize("query", [{"after": -1}, {"limit": 0}, {"limit": 5000}, {"after": "x"}])
+@pytest.mark.parametrize("query", [{"after": -1}, {"limit": 0}, {"limit": 5000}, {"after": "x"},
+                                   {"after": 2**63}, {"after": 10**30}])
 def test_a_bad_cursor_is_a_problem_document_naming_the_parameter(
     client: TestClient, query: dict[str, object]
 ) -> None:
