@@ -10,6 +10,7 @@ the date asked about.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -235,6 +236,57 @@ class ReadModels:
             if (from_ is None or d.decided_on >= from_) and (to is None or d.decided_on <= to)
         ]
         return sorted(entries, key=lambda d: (d.decided_on, d.organisation, d.body, d.ref))
+
+    def decisions_page(
+        self,
+        *,
+        organisation: str | None = None,
+        body: str | None = None,
+        from_: date | None = None,
+        to: date | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[DecisionEntry], int]:
+        """A page of :meth:`decisions` and how many there are in all.
+
+        As known now, only the states of the page's decisions (and of those decided on
+        the same days, to order ties) are read: the current-state table has the dates.
+        """
+        if known_at is not None:
+            entries = self.decisions(organisation=organisation, body=body, from_=from_, to=to,
+                                     as_of=as_of, known_at=known_at)
+            return entries[offset:offset + limit], len(entries)
+        day, _ = self._when(as_of, None)
+        conditions = ["voided = 0", "decided_on <= ?"]
+        params: list[Any] = [day.isoformat()]
+        for column, value in (("organisation", organisation), ("body", body)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value.casefold())
+        for condition, bound in (("decided_on >= ?", from_), ("decided_on <= ?", to)):
+            if bound is not None:
+                conditions.append(condition)
+                params.append(bound.isoformat())
+        with self.database.transaction(write=False) as tx:
+            rows = tx.query(
+                f"SELECT entity, decided_on FROM {tx.table(DECISIONS.tables_for().current)}"
+                f" WHERE {' AND '.join(conditions)} ORDER BY decided_on",
+                params,
+            )
+            total = len(rows)
+            if offset >= total:
+                return [], total
+            dates = [d for _, d in rows]
+            first = bisect.bisect_left(dates, dates[offset])
+            last = bisect.bisect_right(dates, dates[min(offset + limit, total) - 1])
+            states = DECISIONS.states(tx, [e for e, _ in rows[first:last]], FACTS)
+        entries = sorted(
+            _views(states.values(), decision_entry, day),
+            key=lambda d: (d.decided_on, d.organisation, d.body, d.ref),
+        )
+        return entries[offset - first:offset - first + limit], total
 
     # 5. Matter timeline -----------------------------------------------------------------------
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from starlette.concurrency import run_in_threadpool
+from typing_extensions import TypedDict
 
 from api.accounts import Account
 from api.auth import Auditor, CurrentAccount
+from api.routes import MAX_POSITION
 from projections.adoption import Adoption
 from projections.agreement_status import AgreementState, AgreementStatus
 from projections.assignments import AssignmentState, AssignmentStatus
@@ -34,7 +36,7 @@ class When(BaseModel):
     known_at: datetime | None
 
 
-def when(
+async def when(
     as_of: Annotated[date | None, Query(description="The domain date asked about (default "
                                         "today, or the day of known_at).")] = None,
     known_at: Annotated[datetime | None, Query(description="Only what had been recorded by "
@@ -53,86 +55,129 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
-def read_models(request: Request) -> ReadModels:
+async def read_models(request: Request) -> ReadModels:
     models: ReadModels = request.app.state.read_models
     return models
 
 
-def redacted(value: Any, account: Account) -> Any:
+#: Writes an answer as JSON.
+Dump = Callable[[Any], bytes]
+
+#: A ``recorded_by`` member of the compact JSON pydantic writes. Inside a JSON string a
+#: quote is always escaped, so this matches members only, at any depth.
+RECORDED_BY = re.compile(rb'"recorded_by":(?:"(?:[^"\\]|\\.)*"|null)')
+
+
+def redacted(body: bytes, account: Account) -> bytes:
     """Who recorded what is for auditors and registrars, not for readers."""
-    data = jsonable_encoder(value)
     if account.sees_recorders:
-        return data
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: HIDDEN if k == "recorded_by" else walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    return walk(data)
+        return body
+    return RECORDED_BY.sub(b'"recorded_by":"' + HIDDEN.encode() + b'"', body)
 
 
-def etag_for(request: Request, response: Response) -> str | None:
-    """A validator that changes whenever the read models move on; 304 when unchanged."""
-    position = request.app.state.read_models.position()
-    tag = hashlib.sha256(f"{position}|{request.url.path}?{request.url.query}".encode()
-                         ).hexdigest()[:32]
-    etag = f'W/"{tag}"'
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = "no-cache"
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-        return etag
-    return None
+async def etag_for(request: Request, account: Account) -> str:
+    """A validator that changes whenever the read models move on, the day changes (the
+    default date asked about) or the account may see other fields.
+
+    With the projections in this process the position is the runner's, published after
+    each commit (no query); otherwise it is read from the database.
+    """
+    runner = request.app.state.runner
+    models: ReadModels = request.app.state.read_models
+    position = runner.position if runner is not None else await run_in_threadpool(
+        models.position)
+    seed = (f"{position}|{models.today()}|{account.sees_recorders}|"
+            f"{request.url.path}?{request.url.query}")
+    return f'W/"{hashlib.sha256(seed.encode()).hexdigest()[:32]}"'
 
 
 async def answer(
-    request: Request, response: Response, account: Account, compute: Callable[[], Any],
-) -> Any:
-    if etag_for(request, response) is not None:
-        return Response(status_code=304, headers=dict(response.headers))
-    result = await run_in_threadpool(compute)
-    if result is None:
+    request: Request, account: Account, dump: Dump, compute: Callable[[], Any],
+) -> Response:
+    """The JSON of ``compute()`` (404 when None), or 304 when the client's copy is current.
+
+    The answer is written once by ``dump`` (pydantic's serialiser for the route's model)
+    and handed to the client as is: the route's ``response_model`` documents it.
+    """
+    etag = await etag_for(request, account)
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Authorization"}
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+
+    def render() -> bytes | None:
+        result = compute()
+        return None if result is None else redacted(dump(result), account)
+
+    body = await run_in_threadpool(render)
+    if body is None:
         raise HTTPException(404, f"nothing at {request.url.path} on the date asked about")
-    return redacted(result, account)
+    return Response(body, media_type="application/json", headers=headers)
 
 
-def page(items: list[T], offset: int, limit: int) -> dict[str, Any]:
+class PageOf(TypedDict, Generic[T]):
+    """What :func:`page` answers (serialised as :class:`Page`)."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+def dumper(model: Any) -> Dump:
+    """Pydantic's JSON serialiser for ``model`` (a dataclass, a page of them, a list)."""
+    adapter: TypeAdapter[Any] = TypeAdapter(model)
+    return adapter.dump_json
+
+
+AGREEMENTS = dumper(PageOf[AgreementStatus])
+AGREEMENT = dumper(AgreementStatus)
+ADOPTIONS = dumper(PageOf[Adoption])
+ADOPTION = dumper(Adoption)
+CONSULTATIONS = dumper(PageOf[ConsultationStatus])
+CONSULTATION = dumper(ConsultationStatus)
+DECISIONS = dumper(PageOf[DecisionEntry])
+DECISION = dumper(DecisionEntry)
+TIMELINE = dumper(MatterTimeline)
+ASSIGNMENTS = dumper(PageOf[AssignmentStatus])
+ASSIGNMENT = dumper(AssignmentStatus)
+AUDIT_TRAIL = dumper(list[AuditEntry])
+
+
+def page(items: list[T], offset: int, limit: int) -> PageOf[T]:
     return {"items": items[offset:offset + limit], "total": len(items), "offset": offset,
             "limit": limit}
 
 
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_POSITION)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Models = Annotated[ReadModels, Depends(read_models)]
 
 
 @router.get("/agreements", response_model=Page[AgreementStatus],
             summary="Agreements and joint plans: in force or not, validity, pending changes")
-async def list_agreements(request: Request, response: Response, account: CurrentAccount,
+async def list_agreements(request: Request, account: CurrentAccount,
                           models: Models, at: At, party: str | None = None,
                           status: AgreementState | None = None, offset: Offset = 0,
                           limit: Limit = 100) -> Any:
-    return await answer(request, response, account, lambda: page(models.list_agreements(
+    return await answer(request, account, AGREEMENTS, lambda: page(models.list_agreements(
         party=party, status=status, as_of=at.as_of, known_at=at.known_at), offset, limit))
 
 
 @router.get("/agreements/{ref:path}", response_model=AgreementStatus,
             summary="One agreement's status on a date, with its history of changes")
-async def agreement(request: Request, response: Response, account: CurrentAccount,
+async def agreement(request: Request, account: CurrentAccount,
                     models: Models, at: At, ref: str) -> Any:
-    return await answer(request, response, account, lambda: models.agreement_status(
+    return await answer(request, account, AGREEMENT, lambda: models.agreement_status(
         ref, as_of=at.as_of, known_at=at.known_at))
 
 
 @router.get("/recommendations", response_model=Page[Adoption],
             summary="Adoption of every recommendation per principal")
-async def list_recommendations(request: Request, response: Response, account: CurrentAccount,
+async def list_recommendations(request: Request, account: CurrentAccount,
                                models: Models, at: At, joint_body: str | None = None,
                                addressee: str | None = None, offset: Offset = 0,
                                limit: Limit = 100) -> Any:
-    return await answer(request, response, account, lambda: page(models.list_adoption(
+    return await answer(request, account, ADOPTIONS, lambda: page(models.list_adoption(
         joint_body=joint_body, addressee=addressee, as_of=at.as_of, known_at=at.known_at),
         offset, limit))
 
@@ -142,89 +187,94 @@ async def list_recommendations(request: Request, response: Response, account: Cu
 async def recommendation_adoption(request: Request, response: Response,
                                   account: CurrentAccount, models: Models, at: At,
                                   ref: str) -> Any:
-    return await answer(request, response, account, lambda: models.adoption(
+    return await answer(request, account, ADOPTION, lambda: models.adoption(
         ref, as_of=at.as_of, known_at=at.known_at))
 
 
 @router.get("/consultations", response_model=Page[ConsultationStatus],
             summary="Consultations: who answered, who did not, who was late")
-async def list_consultations(request: Request, response: Response, account: CurrentAccount,
+async def list_consultations(request: Request, account: CurrentAccount,
                              models: Models, at: At, organisation: str | None = None,
                              state: RoundState | None = None, offset: Offset = 0,
                              limit: Limit = 100) -> Any:
-    return await answer(request, response, account, lambda: page(models.consultations(
+    return await answer(request, account, CONSULTATIONS, lambda: page(models.consultations(
         organisation=organisation, state=state, as_of=at.as_of, known_at=at.known_at),
         offset, limit))
 
 
 @router.get("/consultations/{ref:path}", response_model=ConsultationStatus,
             summary="One consultation round")
-async def consultation(request: Request, response: Response, account: CurrentAccount,
+async def consultation(request: Request, account: CurrentAccount,
                        models: Models, at: At, ref: str) -> Any:
-    return await answer(request, response, account, lambda: models.consultation(
+    return await answer(request, account, CONSULTATION, lambda: models.consultation(
         ref, as_of=at.as_of, known_at=at.known_at))
 
 
 @router.get("/decisions", response_model=Page[DecisionEntry],
             summary="The decision register: by organisation, body and period")
 async def list_decisions(
-    request: Request, response: Response, account: CurrentAccount, models: Models, at: At,
+    request: Request, account: CurrentAccount, models: Models, at: At,
     organisation: str | None = None, body: str | None = None,
     decided_from: Annotated[date | None, Query(alias="from")] = None,
     decided_to: Annotated[date | None, Query(alias="to")] = None,
     offset: Offset = 0, limit: Limit = 100,
 ) -> Any:
-    return await answer(request, response, account, lambda: page(models.decisions(
-        organisation=organisation, body=body, from_=decided_from, to=decided_to,
-        as_of=at.as_of, known_at=at.known_at), offset, limit))
+    def register() -> PageOf[DecisionEntry]:
+        items, total = models.decisions_page(
+            organisation=organisation, body=body, from_=decided_from, to=decided_to,
+            as_of=at.as_of, known_at=at.known_at, offset=offset, limit=limit)
+        return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+    return await answer(request, account, DECISIONS, register)
 
 
 @router.get("/decisions/{ref:path}", response_model=DecisionEntry,
             summary="One decision: verified, conditions, appeals")
-async def decision(request: Request, response: Response, account: CurrentAccount,
+async def decision(request: Request, account: CurrentAccount,
                    models: Models, at: At, ref: str) -> Any:
-    return await answer(request, response, account, lambda: models.decision(
+    return await answer(request, account, DECISION, lambda: models.decision(
         ref, as_of=at.as_of, known_at=at.known_at))
 
 
 @router.get("/matters/{case_number:path}/timeline", response_model=MatterTimeline,
             summary="Everything about a matter, across organisations and case numbers")
-async def matter_timeline(request: Request, response: Response, account: CurrentAccount,
+async def matter_timeline(request: Request, account: CurrentAccount,
                           models: Models, at: At, case_number: str) -> Any:
     organisation, _, dnr = case_number.partition(":")
     if not dnr:
         raise HTTPException(404, "name the matter as ORGANISATION:DNR, e.g. RJH:RS/203/2021")
-    return await answer(request, response, account, lambda: models.matter_timeline(
+    return await answer(request, account, TIMELINE, lambda: models.matter_timeline(
         organisation, dnr, as_of=at.as_of, known_at=at.known_at))
 
 
 @router.get("/assignments", response_model=Page[AssignmentStatus],
             summary="Assignments and deadlines: open, done, overdue")
-async def list_assignments(request: Request, response: Response, account: CurrentAccount,
+async def list_assignments(request: Request, account: CurrentAccount,
                            models: Models, at: At, status: AssignmentState | None = None,
                            organisation: str | None = None, owner: str | None = None,
                            offset: Offset = 0, limit: Limit = 100) -> Any:
-    return await answer(request, response, account, lambda: page(models.assignments(
+    return await answer(request, account, ASSIGNMENTS, lambda: page(models.assignments(
         status=status, organisation=organisation, owner=owner, as_of=at.as_of,
         known_at=at.known_at), offset, limit))
 
 
 @router.get("/assignments/{ref:path}", response_model=AssignmentStatus,
             summary="One assignment with its deadline revisions")
-async def assignment(request: Request, response: Response, account: CurrentAccount,
+async def assignment(request: Request, account: CurrentAccount,
                      models: Models, at: At, ref: str) -> Any:
-    return await answer(request, response, account, lambda: models.assignment(
+    return await answer(request, account, ASSIGNMENT, lambda: models.assignment(
         ref, as_of=at.as_of, known_at=at.known_at))
 
 
 @router.get("/audit-trail", response_model=list[AuditEntry], tags=["auditor"],
             summary="Who recorded what and when; corrections and voidings with reasons")
 async def audit_trail(
-    request: Request, response: Response, account: Auditor, models: Models, at: At,
+    request: Request, account: Auditor, models: Models, at: At,
     kind: str | None = None, ref: str | None = None, recorded_by: str | None = None,
-    adjustments_only: bool = False, after: Annotated[int, Query(ge=0)] = 0,
+    adjustments_only: bool = False,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Limit = 100,
 ) -> Any:
-    return await answer(request, response, account, lambda: models.audit_trail(
+    return await answer(request, account, AUDIT_TRAIL, lambda: models.audit_trail(
         kind=kind, ref=ref, recorded_by=recorded_by, adjustments_only=adjustments_only,
         as_of=at.as_of, known_at=at.known_at, after=after, limit=limit))

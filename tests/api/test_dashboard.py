@@ -3,14 +3,16 @@ known at any moment, with validators for cheap polling."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.accounts import AccountStore
+from api.accounts import Account, AccountStore
 from api.app import create_app
+from api.routes.dashboard import redacted
 from ledger.importing import demo_lines
 from ledger.settings import Settings
 
@@ -107,6 +109,63 @@ def test_an_unchanged_answer_is_a_304_for_its_etag(dashboard: Dashboard) -> None
     other = dashboard.client.get("/v1/agreements", params={"as_of": "2021-06-30"},
                                  headers={"If-None-Match": etag})
     assert other.status_code == 200
+
+
+def test_a_reader_and_an_auditor_get_different_validators(dashboard: Dashboard) -> None:
+    path = f"/v1/matters/{quote('RJH:RS/203/2021')}/timeline"
+    reader = dashboard.client.get(path)
+    auditor = {"Authorization": f"Bearer {dashboard.tokens['auditor']}"}
+    seen = dashboard.client.get(path, headers={**auditor, "If-None-Match": reader.headers["etag"]})
+    assert seen.status_code == 200
+    assert "(hidden)" in reader.text and "(hidden)" not in seen.text
+    assert reader.headers["vary"] == "Authorization"
+
+
+def test_a_new_entry_changes_the_validator(dashboard: Dashboard) -> None:
+    etag = dashboard.client.get("/v1/agreements").headers["etag"]
+    admin = {"Authorization": f"Bearer {dashboard.tokens['admin']}"}
+    response = dashboard.client.post("/v1/organisations", json={
+        "ref": "Nyby", "name": "Nyby kommun", "kind": "other",
+        "registered_on": "2024-01-01"}, headers=admin)
+    assert response.status_code == 201, response.text
+    dashboard.client.app.state.runner.wait_until(  # type: ignore[attr-defined]
+        response.json()["entries"][-1]["position"], timeout=30)
+    again = dashboard.client.get("/v1/agreements", headers={"If-None-Match": etag})
+    assert again.status_code == 200
+
+
+def test_pages_of_the_decision_register_add_up_to_the_register(dashboard: Dashboard) -> None:
+    whole = dashboard.get("/v1/decisions", limit="500")
+    items = whole["items"]
+    assert isinstance(items, list) and whole["total"] == len(items) > 3
+    pages = [dashboard.get("/v1/decisions", offset=str(o), limit="3")
+             for o in range(0, len(items), 3)]
+    assert [i for p in pages for i in p["items"]] == items  # type: ignore[attr-defined]
+    assert {p["total"] for p in pages} == {len(items)}
+
+
+@pytest.mark.parametrize("body", [
+    b'{"recorded_by":"admin","data":{"note":"\\"recorded_by\\":\\"x\\""}}',
+    b'{"items":[{"recorded_by":"a \\"b\\" c"},{"recorded_by":null}],"not_recorded_by":"y"}',
+])
+def test_redaction_hides_every_recorder_and_nothing_else(body: bytes) -> None:
+    reader = Account("reader", "reader", frozenset())
+    hidden = json.loads(redacted(body, reader))
+    original = json.loads(body)
+
+    def recorders(node: object) -> list[object]:
+        if isinstance(node, dict):
+            return [v for k, v in node.items() if k == "recorded_by"] + [
+                r for v in node.values() for r in recorders(v)]
+        if isinstance(node, list):
+            return [r for v in node for r in recorders(v)]
+        return []
+
+    assert set(recorders(hidden)) == {"(hidden)"}
+    assert len(recorders(hidden)) == len(recorders(original))
+    assert json.dumps(hidden).replace('"(hidden)"', "") == json.dumps(original).replace(
+        '"admin"', "").replace('"a \\"b\\" c"', "").replace("null", "")
+    assert redacted(body, Account("auditor", "auditor", frozenset())) == body
 
 
 def test_the_audit_trail_is_for_auditors_and_names_recorders(dashboard: Dashboard) -> None:
