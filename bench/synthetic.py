@@ -811,7 +811,9 @@ class Synthesizer:
 
     def revision_round(self, r: Region, ag: Agreement, now: date) -> Stream:
         ag.busy = True
-        effective = date(now.year + 1, 1, 1)
+        # from the new year, but never before the agreement starts (a joint plan may start
+        # in April or October of next year)
+        effective = max(date(now.year + 1, 1, 1), ag.valid_from)
         summary = self.rng.choice(("Bilaga 2 om ansvarsfördelning revideras",
                                    "Ersättningsnivåerna räknas upp",
                                    "Rutinen för samordnad vårdplanering revideras"))

@@ -88,3 +88,30 @@ def test_the_command_line_writes_json_lines_that_samsyn_import_accepts() -> None
     lines = out.getvalue().splitlines()
     assert [json.loads(line) for line in lines] == list(generate(300, seed=5))
     assert len(parse_lines(lines)) == len(lines)
+
+
+def test_agreement_changes_never_date_before_the_agreement_starts() -> None:
+    """A ledger sized for a country has joint plans starting in April or October; a revision
+    from the new year must then wait for the start (the ledger would refuse it)."""
+    starts: dict[str, str] = {}
+    changes = 0
+
+    def effects(value: Any) -> list[dict[str, Any]]:
+        if isinstance(value, dict):
+            found = [value] if "effect" in value else []
+            return found + [e for v in value.values() for e in effects(v)]
+        if isinstance(value, list):
+            return [e for v in value for e in effects(v)]
+        return []
+
+    for n, command in enumerate(Synthesizer(1_000_000, 0).commands()):
+        if n == 60_000:  # the first such revision came at command 49,260
+            break
+        if command["type"] == "RegisterAgreement":
+            starts[command["ref"]] = command["valid_from"]
+        for effect in effects(command):
+            when = effect.get("effective_on") or effect.get("until")
+            if when is not None and effect.get("agreement") in starts:
+                changes += 1
+                assert when >= starts[effect["agreement"]], (n, effect)
+    assert changes > 100
