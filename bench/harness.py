@@ -255,7 +255,7 @@ def service(settings: Settings, schema: str | None, workdir: Path,
     and process id."""
     port = free_port()
     command = [sys.executable, "-m", "bench.server", "--database-url", settings.database_url,
-               "--port", str(port)]
+               "--port", str(port), "--signing-key-path", str(workdir / "signing.key")]
     if schema:
         command += ["--schema", schema]
     with (workdir / "server.log").open("wb") as logfile:

@@ -26,7 +26,14 @@ import psycopg
 from bench.harness import BACKENDS, POSTGRES_URL, REGISTRY, SCALES, Result, log, prepared
 
 #: Modules whose import registers benchmarks (add yours here).
-MODULES = ["bench.appends", "bench.reads"]
+MODULES = [
+    "bench.appends",
+    "bench.reads",
+    "bench.lag",
+    "bench.queries",
+    "bench.verify",
+    "bench.rebuild",
+]
 
 
 def machine() -> dict[str, str]:
