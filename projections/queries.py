@@ -213,22 +213,9 @@ class ReadModels:
     ) -> list[DecisionEntry]:
         """Decisions by organisation, body and period (decided between ``from_`` and ``to``)."""
         day, known = self._when(as_of, known_at)
-        conditions: list[str] = []
-        params: list[Any] = []
-        if organisation is not None:
-            conditions.append("organisation = ?")
-            params.append(organisation.casefold())
-        if body is not None:
-            conditions.append("body = ?")
-            params.append(body.casefold())
         # As known at a past moment the date may since have been corrected: match any value.
         low, high = ("decided_max", "decided_min") if known is not None else ("decided_on",) * 2
-        if from_ is not None:
-            conditions.append(f"{low} >= ?")
-            params.append(from_.isoformat())
-        if to is not None:
-            conditions.append(f"{high} <= ?")
-            params.append(to.isoformat())
+        conditions, params = _decision_filter(organisation, body, from_, to, low, high)
         with self.database.transaction(write=False) as tx:
             states = DECISIONS.select(tx, FACTS, known, " AND ".join(conditions), params)
         entries = [
@@ -259,16 +246,9 @@ class ReadModels:
                                      as_of=as_of, known_at=known_at)
             return entries[offset:offset + limit], len(entries)
         day, _ = self._when(as_of, None)
-        conditions = ["voided = 0", "decided_on <= ?"]
-        params: list[Any] = [day.isoformat()]
-        for column, value in (("organisation", organisation), ("body", body)):
-            if value is not None:
-                conditions.append(f"{column} = ?")
-                params.append(value.casefold())
-        for condition, bound in (("decided_on >= ?", from_), ("decided_on <= ?", to)):
-            if bound is not None:
-                conditions.append(condition)
-                params.append(bound.isoformat())
+        wanted, values = _decision_filter(organisation, body, from_, to)
+        conditions = ["voided = 0", "decided_on <= ?", *wanted]
+        params: list[Any] = [day.isoformat(), *values]
         with self.database.transaction(write=False) as tx:
             rows = tx.query(
                 f"SELECT entity, decided_on FROM {tx.table(DECISIONS.tables_for().current)}"
@@ -376,3 +356,26 @@ class ReadModels:
                 after=after,
                 limit=limit,
             )
+
+
+def _decision_filter(
+    organisation: str | None,
+    body: str | None,
+    from_: date | None,
+    to: date | None,
+    low: str = "decided_on",
+    high: str = "decided_on",
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions and parameters choosing decisions by organisation, body and period
+    (``low`` >= from_, ``high`` <= to) in the decision register's current-state table."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value in (("organisation", organisation), ("body", body)):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value.casefold())
+    for condition, bound in ((f"{low} >= ?", from_), (f"{high} <= ?", to)):
+        if bound is not None:
+            conditions.append(condition)
+            params.append(bound.isoformat())
+    return conditions, params
