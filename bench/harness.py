@@ -48,7 +48,7 @@ class Scale:
 
 
 SCALES = {
-    "small": Scale("small", history_events=20_000, runs=5, seconds=2.5, warmup=0.5),
+    "small": Scale("small", history_events=20_000, runs=3, seconds=2.5, warmup=0.5),
     "1m": Scale("1m", history_events=1_000_000, runs=5, seconds=5.0),
 }
 
