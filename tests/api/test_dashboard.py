@@ -182,7 +182,8 @@ def test_readers_do_not_see_who_recorded(dashboard: Dashboard) -> None:
 
 
 @pytest.mark.parametrize("query", [{"as_of": "yesterday"}, {"known_at": "x"},
-                                   {"limit": "0"}, {"status": "nonsense"}])
+                                   {"limit": "0"}, {"status": "nonsense"},
+                                   {"offset": str(2**63)}])
 def test_bad_parameters_are_problems_naming_them(dashboard: Dashboard,
                                                  query: dict[str, str]) -> None:
     response = dashboard.client.get("/v1/agreements", params=query)

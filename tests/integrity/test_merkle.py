@@ -25,21 +25,14 @@ from ledger.integrity.merkle import (
     verify_inclusion,
 )
 
-
-def shared_testdata_dir() -> Path:
-    """The shared test-data directory, next to the repository (/work/shared/testdata)."""
-    path = Path(__file__).resolve().parents[3] / "shared" / "testdata"
-    if not path.is_dir():
-        pytest.fail(
-            f"shared test data not found at {path}: the published RFC 6962 vectors are expected "
-            "in <repository>/../shared/testdata/rfc6962-vectors.json"
-        )
-    return path
+VECTORS = Path(__file__).parent / "data" / "rfc6962-vectors.json"
+"""RFC 6962 / 9162 test vectors as published by transparency-dev/merkle (testonly/constants.go),
+kept in the repository so the suite runs from any clone."""
 
 
 @pytest.fixture(scope="module")
 def vectors() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((shared_testdata_dir() / "rfc6962-vectors.json").read_text())
+    data: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
     return data
 
 
