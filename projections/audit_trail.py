@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from projections.db import Database, Tx
+from ledger.database import Tx
+from projections.db import Database
 from projections.derivations import Correction, describe, primary_date
 from projections.facts import FactTables, Item, fact_tables, from_micros, parse_date, to_micros
 from projections.readmodel import ReadModel

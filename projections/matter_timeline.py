@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from ledger.database import Tx
 from ledger.domain.matter import case_number_ref
-from projections.db import Tx
 from projections.derivations import (
     Correction,
     corrections_of,

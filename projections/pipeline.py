@@ -14,12 +14,13 @@ from collections.abc import Iterable, Sequence
 from eventsourcing.utils import resolve_topic
 
 from ledger.application import Ledger
+from ledger.database import Tx
 from projections.adoption import AdoptionModel
 from projections.agreement_status import AgreementStatusModel
 from projections.assignments import AssignmentsModel
 from projections.audit_trail import AuditTrailModel
 from projections.consultations import ConsultationsModel
-from projections.db import Database, Tx
+from projections.db import Database
 from projections.decision_register import DecisionRegisterModel
 from projections.decoding import EntryDecoder
 from projections.facts import FactTables, Item

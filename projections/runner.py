@@ -24,6 +24,7 @@ import structlog
 from psycopg import sql
 
 from ledger.application import Ledger
+from ledger.following import Follower
 from ledger.settings import Settings
 from ledger.storage import persistence_env
 from projections.db import Database
@@ -41,15 +42,12 @@ from projections.rebuilding import rebuild_into
 
 log = structlog.get_logger(__name__)
 
-#: Longest wait between attempts after an error.
-MAX_BACKOFF = 30.0
-
 
 class RunnerFailed(RuntimeError):
     """The runner stopped on an error; ``__cause__`` is the error."""
 
 
-class ProjectionRunner:
+class ProjectionRunner(Follower):
     """Keeps the read models up to date with the ledger, in a background thread or in this one.
 
     ``ledger`` may be the service's own :class:`~ledger.application.Ledger` (its
@@ -70,6 +68,7 @@ class ProjectionRunner:
         if not 0 < poll_interval <= 1.0:
             msg = "poll_interval must be more than 0 and at most 1 second"
             raise ValueError(msg)
+        super().__init__()
         self.settings = settings
         self.models = read_models(names)
         if AUDIT not in self.models:
@@ -80,13 +79,9 @@ class ProjectionRunner:
         self.ledger = ledger or Ledger(env=persistence_env(settings, schema=schema))
         self.database = Database(settings, schema=schema)
         self._prepared = False
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._progress = threading.Condition()
         self._position = 0
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
-        self.error: BaseException | None = None
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -121,10 +116,6 @@ class ProjectionRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def notify(self) -> None:
-        """Something was appended: look now rather than at the next poll."""
-        self._wake.set()
 
     @property
     def position(self) -> int:
@@ -220,23 +211,9 @@ class ProjectionRunner:
                 target=self._listen, args=(stop,), name="samsyn-projections-listen", daemon=True
             )
             self._listener.start()
-        backoff = self.poll_interval
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                count = self.run_once()
-            except Exception as e:
-                self.error = e
-                log.exception("projection runner failed; retrying", retry_in=backoff)
-                with self._progress:
-                    self._progress.notify_all()
-                stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
-            self.error = None
-            backoff = self.poll_interval
-            if count == 0:
-                self._wake.wait(self.poll_interval)
+        self._follow(
+            self.run_once, stop, self.poll_interval, log, "projection runner failed; retrying"
+        )
 
     def _listen(self, stop: threading.Event) -> None:
         """Wake the runner on the ledger's NOTIFY; reconnect after a lost connection."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -40,14 +39,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol, overload
+from typing import IO, Any, overload
 
-import psycopg
 from eventsourcing.persistence import Notification
-from psycopg_pool import ConnectionPool
 
 from ledger.application import Ledger
-from ledger.errors import StoreUnavailable
+from ledger.database import Database, Row, Tx
 from ledger.settings import Settings
 from ledger.storage import persistence_env
 
@@ -273,89 +270,33 @@ class ExportPlan:
 # -- the database -----------------------------------------------------------------------------
 
 
-Row = tuple[Any, ...]
+class _Store(Database):
+    """Short transactions on the ledger's database for the log's two tables.
 
-
-class _Tx(Protocol):
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
-
-class _SQLiteTx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._conn.execute(sql, tuple(params)).fetchall()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._conn.execute(sql, tuple(params))
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._conn.executemany(sql, rows)
-
-
-class _PostgresTx:
-    def __init__(self, cursor: psycopg.Cursor[Row]) -> None:
-        self._cur = cursor
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        self._cur.execute(sql.replace("?", "%s").encode(), params)
-        return self._cur.fetchall()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cur.execute(sql.replace("?", "%s").encode(), params)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._cur.executemany(sql.replace("?", "%s").encode(), rows)
-
-
-class _Store:
-    """Short transactions on the ledger's database for the log's two tables."""
+    A write transaction holds the log's lock (one sealer at a time): on PostgreSQL the
+    ``samsyn-integrity:<schema>`` advisory lock, on SQLite the write lock it already has.
+    """
 
     def __init__(self, settings: Settings, schema: str | None) -> None:
-        self.settings = settings
-        self.is_postgres = settings.is_postgres
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
-        if self.is_postgres:
-            self.schema = (schema or "public").strip() or "public"
-            if '"' in self.schema:
-                raise IntegrityError(f"unusable schema name {self.schema!r}")
-            self.leaves = f'"{self.schema}"."{LEAVES}"'
-            self.checkpoints = f'"{self.schema}"."{CHECKPOINTS}"'
-            self._pool = ConnectionPool(
-                settings.database_url,
-                min_size=1,
-                max_size=4,
-                kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout},
-                timeout=settings.db_connect_timeout * settings.db_attempts,
-                open=False,
-                name="samsyn-integrity",
-            )
+        if settings.is_postgres:
+            schema = (schema or "public").strip() or "public"
+            if '"' in schema:
+                raise IntegrityError(f"unusable schema name {schema!r}")
+            self.leaves = f'"{schema}"."{LEAVES}"'
+            self.checkpoints = f'"{schema}"."{CHECKPOINTS}"'
         else:
-            self.schema = ""
-            self.path = settings.sqlite_path
-            if str(self.path) == ":memory:":
+            if str(settings.sqlite_path) == ":memory:":
                 raise IntegrityError("the integrity log needs a database file, not :memory:")
             self.leaves = LEAVES
             self.checkpoints = CHECKPOINTS
+        super().__init__(
+            settings,
+            name="samsyn-integrity",
+            what="the integrity log's database",
+            schema=schema,
+            max_connections=4,
+        )
         self.create_tables()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
 
     def create_tables(self) -> None:
         if self.is_postgres:
@@ -381,62 +322,12 @@ class _Store:
                 tx.execute(statement)
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[_Tx]:
+    def transaction(self, *, write: bool) -> Iterator[Tx]:
         """One transaction; a write one holds the log's lock (one sealer at a time)."""
-        if self._pool is not None:
-            with self._pg_transaction(write) as tx:
-                yield tx
-        else:
-            with self._sqlite_transaction(write) as tx:
-                yield tx
-
-    @contextmanager
-    def _pg_transaction(self, write: bool) -> Iterator[_Tx]:
-        assert self._pool is not None
-        try:
-            self._pool.open(wait=False)
-            with self._pool.connection() as conn, conn.transaction():
-                cursor = conn.cursor()
-                tx = _PostgresTx(cursor)
-                if write:
-                    tx.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext(?))",
-                        [f"samsyn-integrity:{self.schema}"],
-                    )
-                else:
-                    tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield tx
-        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
-            raise StoreUnavailable(f"the integrity log's database is unavailable: {e}") from e
-
-    def _sqlite_connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                str(self.path),
-                timeout=max(1, self.settings.db_lock_timeout),
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def _sqlite_transaction(self, write: bool) -> Iterator[_Tx]:
-        conn = self._sqlite_connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        except sqlite3.OperationalError as e:
-            raise StoreUnavailable(f"the integrity log's database is unavailable: {e}") from e
-        try:
-            yield _SQLiteTx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with super().transaction(write=write) as tx:
+            if write:
+                tx.lock_schema()
+            yield tx
 
 
 def _as_datetime(value: Any) -> datetime:

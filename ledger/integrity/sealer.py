@@ -16,16 +16,13 @@ import time
 import structlog
 
 from ledger.application import Ledger
+from ledger.following import Follower
 
 from .log import SEAL_BATCH, InclusionReceipt, IntegrityLog, NotSealed
 
 log = structlog.get_logger(__name__)
 
-MAX_BACKOFF = 30.0
-"""Longest wait between attempts after an error."""
-
-
-class Sealer:
+class Sealer(Follower):
     """Seals the ledger into ``log`` in a background thread (or in the caller's, if stopped)."""
 
     def __init__(
@@ -40,15 +37,12 @@ class Sealer:
         if interval <= 0 or checkpoint_every <= 0:
             msg = "interval and checkpoint_every must be positive"
             raise ValueError(msg)
+        super().__init__()
         self.log = log
         self.ledger = ledger
         self.interval = interval
         self.checkpoint_every = checkpoint_every
         self.batch = batch
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._progress = threading.Condition()
         self._work = threading.Lock()  # one tick at a time (thread, or a caller inline)
         self._thread: threading.Thread | None = None
         self._position = 0  # last sealed position
@@ -90,10 +84,6 @@ class Sealer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def notify(self) -> None:
-        """Something was appended: seal now rather than at the next poll."""
-        self._wake.set()
-
     @property
     def sealed_position(self) -> int:
         """Position of the last entry sealed (as of the last round)."""
@@ -131,23 +121,13 @@ class Sealer:
             return total
 
     def _run(self) -> None:
-        backoff = self.interval
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                count = self.tick(interruptible=True)
-            except Exception as e:
-                self.error = e
-                log.exception("sealing failed; retrying", retry_in=backoff)
-                with self._progress:
-                    self._progress.notify_all()
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
-            self.error = None
-            backoff = self.interval
-            if count == 0:
-                self._wake.wait(self.interval)
+        self._follow(
+            lambda: self.tick(interruptible=True),
+            self._stop,
+            self.interval,
+            log,
+            "sealing failed; retrying",
+        )
 
     def _wait(self, deadline: float, what: str) -> None:
         """Wait for the next round (or run one inline when the thread is not running)."""

@@ -1,0 +1,322 @@
+"""Short transactions on the ledger's own database, for tables kept beside the ledger's.
+
+The read models (``projections``) and the integrity log keep their tables in the ledger's
+database (the same SQLite file, the same PostgreSQL schema), so that their rows and what
+they have followed of the ledger commit in one transaction. Both reach those tables through
+this module: :class:`Database` hands out transactions, and :class:`Tx` hides the two
+dialects' differences (placeholders, bulk insert, list parameters, locks) from the SQL that
+runs in them. SQL is written once, with ``?`` placeholders.
+
+On PostgreSQL a small connection pool serves many threads; on SQLite each thread keeps its
+own connection. A database that cannot be reached raises
+:class:`~ledger.errors.StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+import psycopg
+from psycopg import sql as pgsql
+from psycopg_pool import ConnectionPool
+
+from ledger.errors import StoreUnavailable
+from ledger.settings import Settings
+
+Row = tuple[Any, ...]
+
+
+class Tx(ABC):
+    """One transaction on tables beside the ledger's. SQL is written with ``?`` placeholders."""
+
+    #: Column type for text compared by byte order (keys, ISO dates).
+    text: str = "TEXT"
+
+    @abstractmethod
+    def table(self, name: str) -> str:
+        """The quoted, schema-qualified name of table ``name``."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of one SELECT."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row."""
+
+    @abstractmethod
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk-insert ``rows`` into ``table`` (COPY on PostgreSQL)."""
+
+    @abstractmethod
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """Insert text ``rows`` into ``table``, skipping those whose key is already there."""
+
+    @abstractmethod
+    def in_list(self, column: str, values: Collection[Any]) -> tuple[str, Any]:
+        """A condition ``column`` is one of ``values``, as SQL and its one parameter."""
+
+    @abstractmethod
+    def table_exists(self, name: str) -> bool:
+        """Whether table ``name`` exists."""
+
+    @abstractmethod
+    def lock_rows_sql(self) -> str:
+        """Suffix of a SELECT that locks the selected rows until commit ("" on SQLite)."""
+
+    @abstractmethod
+    def lock_schema(self) -> None:
+        """Hold the database's lock on its schema until commit: one holder at a time.
+
+        The lock is named after the :class:`Database` (``<name>:<schema>``), so the read
+        models and the integrity log each have their own.
+        """
+
+
+class SQLiteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def table(self, name: str) -> str:
+        return f'"{name}"'
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._conn.executemany(sql, rows)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            marks = ",".join("?" * len(columns))
+            self._conn.executemany(
+                f"INSERT INTO {self.table(table)} ({','.join(columns)}) VALUES ({marks})", rows
+            )
+
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if rows:
+            marks = ",".join("?" * len(columns))
+            self._conn.executemany(
+                f"INSERT INTO {self.table(table)} ({','.join(columns)}) VALUES ({marks})"
+                " ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+    def in_list(self, column: str, values: Collection[Any]) -> tuple[str, Any]:
+        return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+
+    def table_exists(self, name: str) -> bool:
+        rows = self.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name])
+        return bool(rows)
+
+    def lock_rows_sql(self) -> str:
+        return ""
+
+    def lock_schema(self) -> None:
+        """A write transaction already holds SQLite's one write lock."""
+
+
+class PostgresTx(Tx):
+    text = 'TEXT COLLATE "C"'
+
+    def __init__(self, cursor: psycopg.Cursor[Row], schema: str, lock: str) -> None:
+        self._cur = cursor
+        self._schema = schema
+        self._lock = lock
+
+    def table(self, name: str) -> str:
+        return f'"{self._schema}"."{name}"'
+
+    @staticmethod
+    def _sql(sql: str) -> pgsql.SQL:
+        return pgsql.SQL(sql.replace("?", "%s"))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self._cur.execute(self._sql(sql), params)
+        return self._cur.fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cur.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cur.executemany(self._sql(sql), rows)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        statement = f"COPY {self.table(table)} ({','.join(columns)}) FROM STDIN"
+        with self._cur.copy(self._sql(statement)) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if rows:
+            arrays = ", ".join(["?::text[]"] * len(columns))
+            self.execute(
+                f"INSERT INTO {self.table(table)} ({','.join(columns)})"
+                f" SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+
+    def in_list(self, column: str, values: Collection[Any]) -> tuple[str, Any]:
+        return f"{column} = ANY(?)", list(values)
+
+    def table_exists(self, name: str) -> bool:
+        rows = self.query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema=? AND table_name=?",
+            [self._schema, name],
+        )
+        return bool(rows)
+
+    def lock_rows_sql(self) -> str:
+        return " FOR UPDATE"
+
+    def lock_schema(self) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"{self._lock}:{self._schema}"])
+
+
+class Database:
+    """Transactions on the ledger's database for one user of it (the read models, the log).
+
+    ``name`` names the user: its PostgreSQL pool, and its schema lock (``<name>:<schema>``,
+    see :meth:`Tx.lock_schema`). ``what`` is how errors name the database ("the read
+    models' database"). At most ``max_connections`` PostgreSQL connections are pooled
+    (default: ``db_pool_size``, and at least 2). ``sqlite_synchronous`` sets SQLite's
+    ``synchronous`` pragma on each connection (None keeps SQLite's default, FULL).
+
+    On PostgreSQL, read transactions are REPEATABLE READ so that a query reading several
+    rows sees one snapshot. On SQLite, write transactions take the write lock at once
+    (``BEGIN IMMEDIATE``) so that what was read in them cannot move under them.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        name: str,
+        what: str,
+        schema: str | None = None,
+        max_connections: int | None = None,
+        sqlite_synchronous: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.what = what
+        self.is_postgres = settings.is_postgres
+        self.schema = (schema or "public") if self.is_postgres else None
+        self._sqlite_synchronous = sqlite_synchronous
+        self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
+        self._local = threading.local()
+        self._sqlite_connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if max_connections is None:
+            max_connections = max(2, settings.db_pool_size)
+        if self.is_postgres:
+            self._pool = ConnectionPool(
+                settings.database_url,
+                min_size=1,
+                max_size=max_connections,
+                kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout},
+                timeout=settings.db_connect_timeout * settings.db_attempts,
+                open=False,
+                name=name,
+            )
+
+    @property
+    def dialect(self) -> str:
+        return "postgres" if self.is_postgres else "sqlite"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        with self._lock:
+            for conn in self._sqlite_connections:
+                conn.close()
+            self._sqlite_connections.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        if self._pool is not None:
+            with self._pg_transaction(write) as tx:
+                yield tx
+        else:
+            with self._sqlite_transaction(write) as tx:
+                yield tx
+
+    def connect_postgres(self) -> psycopg.Connection[Row]:
+        """A dedicated autocommit connection (for LISTEN)."""
+        return psycopg.connect(
+            self.settings.database_url,
+            autocommit=True,
+            connect_timeout=int(max(1, self.settings.db_connect_timeout)),
+        )
+
+    def _unavailable(self, error: Exception) -> StoreUnavailable:
+        return StoreUnavailable(f"{self.what} is unavailable: {error}")
+
+    @contextmanager
+    def _pg_transaction(self, write: bool) -> Iterator[Tx]:
+        assert self._pool is not None
+        assert self.schema is not None
+        try:
+            self._pool.open(wait=False)
+            with self._pool.connection() as conn, conn.transaction():
+                cursor = conn.cursor()
+                if not write:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield PostgresTx(cursor, self.schema, self.name)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            raise self._unavailable(e) from e
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                str(self.settings.sqlite_path),
+                timeout=max(1, self.settings.db_lock_timeout),
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            if self._sqlite_synchronous is not None:
+                conn.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")
+            self._local.conn = conn
+            with self._lock:
+                self._sqlite_connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _sqlite_transaction(self, write: bool) -> Iterator[Tx]:
+        conn = self._sqlite_connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as e:
+            raise self._unavailable(e) from e
+        try:
+            yield SQLiteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

@@ -1,0 +1,69 @@
+"""Following the ledger from a background thread: rounds of work until told to stop.
+
+The projection runner (``projections.runner``) and the integrity log's sealer
+(``ledger.integrity.sealer``) keep up with the ledger the same way. A round handles
+everything appended so far and answers how far it moved on; when it found nothing new, the
+next round waits for :meth:`Follower.notify` or the poll interval, whichever comes first. A
+round that fails is logged and retried after a backoff that doubles, up to
+:data:`MAX_BACKOFF`, and whoever waits for progress is woken to see the error.
+
+How a follower learns of new entries beyond ``notify()`` (the runner also LISTENs on
+PostgreSQL) and what it publishes as progress are its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+MAX_BACKOFF = 30.0
+"""Longest wait between attempts after an error."""
+
+
+class Follower:
+    """Base of something that follows the ledger in rounds (see the module's docstring).
+
+    ``error`` is the last round's error, None once a round succeeds. Subclasses notify
+    ``_progress`` when they move on; :meth:`_follow` notifies it when a round fails.
+    """
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._progress = threading.Condition()
+
+    def notify(self) -> None:
+        """Something was appended: look now rather than at the next poll."""
+        self._wake.set()
+
+    def _follow(
+        self,
+        round_: Callable[[], int],
+        stop: threading.Event,
+        interval: float,
+        log: Any,
+        failed: str,
+    ) -> None:
+        """Run ``round_`` until ``stop`` is set, waiting up to ``interval`` when it did nothing.
+
+        A failing round is logged on ``log`` (the caller's structlog logger) as ``failed``.
+        """
+        backoff = interval
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                count = round_()
+            except Exception as e:
+                self.error = e
+                log.exception(failed, retry_in=backoff)
+                with self._progress:
+                    self._progress.notify_all()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            self.error = None
+            backoff = interval
+            if count == 0:
+                self._wake.wait(interval)
