@@ -55,6 +55,7 @@ from ledger.errors import InvalidCommand
 from ledger.settings import Settings
 from ledger.storage import persistence_env
 from projections.facts import fact_tables, from_micros
+from projections.pipeline import READ_MODELS, tracked
 from projections.queries import ReadModels
 from projections.rebuilding import rebuild
 
@@ -219,7 +220,8 @@ def history_store(backend: str, events: int, keep: Path | None = None, *, http: 
         head = ledger.max_position()
         ledger.close()
         load_seconds = rebuild_seconds = float("nan")
-        if 0 < head < events:
+        complete = None if keep is None else keep / f"{backend}-{events}.complete"
+        if head > 0 and (complete is None or not complete.exists()):
             msg = f"the kept history of {events:,} events is incomplete ({head:,}); drop it"
             raise RuntimeError(msg)
         if head == 0:
@@ -227,8 +229,13 @@ def history_store(backend: str, events: int, keep: Path | None = None, *, http: 
             head, load_seconds, refused = record_history(settings, schema, events)
             log(f"queries: {backend}: {head:,} events recorded in {load_seconds:.0f} s "
                 f"({head / load_seconds:,.0f}/s); {refused} generated commands refused")
+            if complete is not None:
+                complete.write_text(f"{head}\n")
         with ReadModels(settings, schema=schema) as models:
-            behind = models.position() < head
+            with models.database.transaction(write=False) as tx:
+                stored = tracked(tx, (m.name for m in READ_MODELS))
+            behind = models.position() < head or any(
+                stored[m.name][1] != m.version for m in READ_MODELS)
         if behind:
             started = time.perf_counter()
             rebuild(settings, schema=schema)
@@ -273,6 +280,8 @@ def record_history(settings: Settings, schema: str | None, events: int, seed: in
                 if not bad:
                     raise
                 refused += len(bad)
+                for problem in e.problems:
+                    log(f"history: refused {problem.field}: {problem.reason}")
                 chunk = [c for i, c in enumerate(chunk) if i not in bad]
                 continue
             chunk = []

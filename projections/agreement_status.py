@@ -197,16 +197,17 @@ def _changes(
 
 def _in_force_from(party_decisions: list[JSON], parties: list[str]) -> str | None:
     """The day the last party's decision took effect, once every party has decided."""
+    earliest: dict[str, str] = {}
+    for d in party_decisions:
+        if (on := d["effective_on"]) is not None:
+            party = d["party"].casefold()
+            earliest[party] = min(earliest.get(party, on), on)
     latest = None
     for party in parties:
-        dates = [
-            d["effective_on"] for d in party_decisions
-            if same(d["party"], party) and d["effective_on"] is not None
-        ]
-        if not dates:
+        on = earliest.get(party.casefold())
+        if on is None:
             return None
-        earliest = min(dates)
-        latest = earliest if latest is None else max(latest, earliest)
+        latest = on if latest is None else max(latest, on)
     return latest
 
 
@@ -250,6 +251,10 @@ def _replacement_start(replacement: Mapping[str, Any] | None, as_of: date) -> da
     return max(valid_from, adopted)
 
 
+def _takes_effect_first(d: Mapping[str, Any]) -> tuple[str, str, int]:
+    return (d["effective_on"] or "9999", d["decided_on"], d["position"])
+
+
 def _change_view(
     change: Mapping[str, Any], parties: Sequence[str], as_of: date, end: date | None
 ) -> AgreementChange | None:
@@ -263,15 +268,16 @@ def _change_view(
     decided: list[PartyDecision] = []
     waiting: list[PartyDecision] = []
     not_decided: list[str] = []
+    first: dict[str, JSON] = {}  # each party's decision that takes effect first
+    for d in seen:
+        party = d["party"].casefold()
+        if party not in first or _takes_effect_first(d) < _takes_effect_first(first[party]):
+            first[party] = d
     for party in parties:
-        own = sorted(
-            (d for d in seen if same(d["party"], party)),
-            key=lambda d: (d["effective_on"] or "9999", d["decided_on"], d["position"]),
-        )
-        if not own:
+        d = first.get(party.casefold())
+        if d is None:
             not_decided.append(party)
             continue
-        d = own[0]
         effective = parse_date(d["effective_on"])
         view = PartyDecision(
             party=d["party"],

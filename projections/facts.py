@@ -210,6 +210,14 @@ class Loader:
             raise NeedFacts({key})
         return facts
 
+    def settled_at(self, keys: Iterable[str]) -> int:
+        """When the last fact under ``keys`` was recorded (0 if there is none): a fold that
+        read only those keys answers the same for any ``known_at`` from then on."""
+        loaded = self._loaded
+        return max(
+            (f.recorded_at for k in keys for f in loaded.get(k, ())), default=0
+        )
+
     def need(self, keys: Iterable[str]) -> None:
         """Declare keys a fold is about to read, so that all missing ones load at once."""
         if self._complete:

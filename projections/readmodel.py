@@ -10,8 +10,10 @@ six others are :class:`FoldedReadModel`\\ s; each keeps
 ``rm_<name>_dep``      the keys each entity's fold read besides its own, so that a new
                        fact refreshes exactly the entities whose answer it can change.
 
-Past states (``known_at``) are folded from the facts recorded by then. Either way the
-answer *as of* a domain date is computed from the state by the read model's view function.
+Past states (``known_at``) are folded from the facts recorded by then, unless every fact
+the current state was folded from had been recorded by then (its ``settled_at``): then the
+current state is that past state too. Either way the answer *as of* a domain date is
+computed from the state by the read model's view function.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class FoldedReadModel(ReadModel):
     root_events: ClassVar[frozenset[str]]
     #: Extra filter columns of the current-state table: (name, "text" | "int").
     columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: 2: the current-state table keeps ``settled_at``.
+    version: ClassVar[int] = 2
 
     def extra_keys(self, item: Item) -> Sequence[str]:
         """Keys besides its entity's own that this read model's folds find the entry by."""
@@ -128,8 +132,9 @@ class FoldedReadModel(ReadModel):
             )
             tx.execute(
                 f"CREATE TABLE {tx.table(t.current)} (entity {text} NOT NULL,"
-                f" first_recorded_at BIGINT NOT NULL, voided INTEGER NOT NULL,"
-                f" state TEXT NOT NULL{extra}, CONSTRAINT pk_{token}_c PRIMARY KEY (entity))"
+                f" first_recorded_at BIGINT NOT NULL, settled_at BIGINT NOT NULL,"
+                f" voided INTEGER NOT NULL, state TEXT NOT NULL{extra},"
+                f" CONSTRAINT pk_{token}_c PRIMARY KEY (entity))"
             )
             if self.columns:  # the lists' filter (organisation, joint body): no full scans
                 tx.execute(f"CREATE INDEX ix_{token}_c ON {tx.table(t.current)}"
@@ -189,8 +194,8 @@ class FoldedReadModel(ReadModel):
             if state is None:
                 continue
             current.append(
-                (entity, state["recorded_at"], int(bool(state["voided"])), state_json(state),
-                 *self.column_values(state))
+                (entity, state["recorded_at"], loader.settled_at(read),
+                 int(bool(state["voided"])), state_json(state), *self.column_values(state))
             )
             deps.extend((k, entity) for k in read if k != entity)
         return FoldedRows(list(results), current, deps)
@@ -204,7 +209,8 @@ class FoldedReadModel(ReadModel):
             tx.execute(f"DELETE FROM {tx.table(t.dep)} WHERE {condition}", [param])
         tx.insert(
             t.current,
-            ("entity", "first_recorded_at", "voided", "state", *(c for c, _ in self.columns)),
+            ("entity", "first_recorded_at", "settled_at", "voided", "state",
+             *(c for c, _ in self.columns)),
             rows.current,
         )
         tx.insert(t.dep, ("key", "entity"), rows.deps)
@@ -214,22 +220,26 @@ class FoldedReadModel(ReadModel):
     def states(
         self, tx: Tx, entities: Iterable[str], facts: FactTables, known_at: int | None = None
     ) -> dict[str, JSON]:
-        """States of ``entities``: current ones stored, past ones (``known_at``) folded."""
+        """States of ``entities``: current ones stored; past ones (``known_at``) stored if
+        they had settled by then, else folded from the facts recorded by then."""
         wanted = list(dict.fromkeys(entities))
         if not wanted:
             return {}
-        if known_at is None:
-            condition, param = tx.in_list("entity", wanted)
-            stored = {
-                entity: json.loads(state) for entity, state in tx.query(
-                    f"SELECT entity, state FROM {tx.table(self.tables_for().current)}"
-                    f" WHERE {condition}",
-                    [param],
-                )
-            }
-            return {e: stored[e] for e in wanted if e in stored}
-        folded = fold_many(self.fold, wanted, Loader(tx, facts, known_at))
-        return {e: s for e in wanted if (s := folded[e][0]) is not None}
+        condition, param = tx.in_list("entity", wanted)
+        settled, args = ("", [param]) if known_at is None else (" AND settled_at <= ?",
+                                                                 [param, known_at])
+        stored = {
+            entity: json.loads(state) for entity, state in tx.query(
+                f"SELECT entity, state FROM {tx.table(self.tables_for().current)}"
+                f" WHERE {condition}{settled}",
+                args,
+            )
+        }
+        unsettled = [] if known_at is None else [e for e in wanted if e not in stored]
+        if unsettled:
+            folded = fold_many(self.fold, unsettled, Loader(tx, facts, known_at))
+            stored.update((e, s) for e in unsettled if (s := folded[e][0]) is not None)
+        return {e: stored[e] for e in wanted if e in stored}
 
     def state(
         self, tx: Tx, entity: str, facts: FactTables, known_at: int | None = None

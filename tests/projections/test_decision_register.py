@@ -30,6 +30,9 @@ def test_the_board_decision_is_pending_until_the_committee_endorsement_is_record
     known_before = models.decision(
         s.BOARD_DECISION, as_of=date(2021, 6, 1), known_at=datetime(2021, 4, 20, tzinfo=UTC)
     )
+    known_after = models.decision(
+        s.BOARD_DECISION, as_of=date(2021, 6, 1), known_at=datetime(2021, 4, 22, tzinfo=UTC)
+    )
 
     assert pending is not None and met is not None
     assert before_endorsed is not None and known_before is not None
@@ -43,6 +46,7 @@ def test_the_board_decision_is_pending_until_the_committee_endorsement_is_record
     assert met.conditions[0].endorsed_by == ("RJH/HSN/2021-04-20 §41",)
     assert before_endorsed.conditions_state == "pending"
     assert known_before == pending
+    assert known_after == met
 
 
 def test_an_endorsement_by_another_body_does_not_meet_the_condition(

@@ -170,7 +170,7 @@ def test_a_read_model_of_another_version_is_rebuilt_before_following(
     s.real_history(registrar)
     store.runner().run_once()
     before = snapshot(store)
-    monkeypatch.setattr(AgreementStatusModel, "version", 2)
+    monkeypatch.setattr(AgreementStatusModel, "version", AgreementStatusModel.version + 1)
 
     store.runner().run_once()
 
