@@ -85,6 +85,16 @@ def _project(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seal(args: argparse.Namespace) -> int:
+    from api.app import configure
+    from ledger.integrity.sealer import seal_forever
+
+    settings = get_settings()
+    configure(settings)
+    seal_forever(settings)
+    return 0
+
+
 def _rebuild(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
@@ -150,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=_import)
     project = sub.add_parser("project", help="keep the read models up to date (own process)")
     project.set_defaults(func=_project)
+    seal = sub.add_parser("seal", help="keep the integrity log sealed and signed (own process)")
+    seal.set_defaults(func=_seal)
     rebuild = sub.add_parser("rebuild", help="rebuild read models beside the live ones, "
                              "then swap them in")
     rebuild.add_argument("name", nargs="?", help="one read model (default: all)")

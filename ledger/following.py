@@ -13,8 +13,10 @@ PostgreSQL) and what it publishes as progress are its own.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 MAX_BACKOFF = 30.0
@@ -67,3 +69,18 @@ class Follower:
             backoff = interval
             if count == 0:
                 self._wake.wait(interval)
+
+
+def stop_on_signals(stop: threading.Event, log: Any, event: str) -> None:
+    """Set ``stop`` on SIGTERM or SIGINT, logging ``event``: a follower run as its own
+    process (``samsyn project``, ``samsyn seal``) then finishes its round and exits. Only
+    the main thread can handle signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info(event, signal=signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)

@@ -13,18 +13,16 @@ read one's own writes, ``stop()`` at shutdown. As its own process: :func:`run_fo
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Iterable
-from types import FrameType
 
 import psycopg
 import structlog
 from psycopg import sql
 
 from ledger.application import Ledger
-from ledger.following import Follower
+from ledger.following import Follower, stop_on_signals
 from ledger.settings import Settings
 from ledger.storage import persistence_env
 from projections.db import Database
@@ -239,14 +237,7 @@ def run_forever(
 ) -> None:
     """Run the projection runner in this process until SIGINT/SIGTERM (or ``stop``)."""
     stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-
-        def _stop(signum: int, frame: FrameType | None) -> None:
-            log.info("projection runner stopping", signal=signum)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
+    stop_on_signals(stop, log, "projection runner stopping")
     runner = ProjectionRunner(settings, schema=schema, page_size=page_size)
     log.info("projection runner started", backend=runner.database.dialect)
     try:

@@ -1,11 +1,12 @@
 """The sealer: keeps the integrity log up with the ledger from a background thread.
 
 In a service: ``Sealer(log, ledger).start()``; ``stop()`` at shutdown (it seals what is left
-and signs a last checkpoint). It seals every ``interval`` seconds (or at once after
-``notify()``), and signs a checkpoint every ``checkpoint_every`` seconds when the tree grew,
-and sooner when someone waits for a receipt. ``wait_sealed(position)`` blocks until an entry
-is sealed; ``receipt(position)`` until it is covered by a signed checkpoint too, and answers
-its inclusion proof.
+and signs a last checkpoint). As a process of its own (``samsyn seal``, beside services
+started with ``SAMSYN_SEAL_IN_PROCESS=false``): :func:`seal_forever`. It seals every
+``interval`` seconds (or at once after ``notify()``), and signs a checkpoint every
+``checkpoint_every`` seconds when the tree grew, and sooner when someone waits for a
+receipt. ``wait_sealed(position)`` blocks until an entry is sealed; ``receipt(position)``
+until it is covered by a signed checkpoint too, and answers its inclusion proof.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 import structlog
 
 from ledger.application import Ledger
-from ledger.following import Follower
+from ledger.following import Follower, stop_on_signals
+from ledger.settings import Settings
 
 from .log import SEAL_BATCH, InclusionReceipt, IntegrityLog, NotSealed
 
@@ -172,3 +174,23 @@ class Sealer(Follower):
         while self._checkpointed <= leaf_index:
             self._wait(deadline, f"no checkpoint covers position {position}")
         return self.log.receipt(position, self._checkpointed)
+
+
+def seal_forever(
+    settings: Settings, *, schema: str | None = None, stop: threading.Event | None = None
+) -> None:
+    """Seal the ledger in this process until SIGINT/SIGTERM (or ``stop``), signing a
+    checkpoint every ``checkpoint_interval`` seconds while it grows and a last one on the
+    way out."""
+    stop = stop or threading.Event()
+    stop_on_signals(stop, log, "sealer stopping")
+    with IntegrityLog(settings, schema=schema) as integrity_log:
+        sealer = Sealer(integrity_log, checkpoint_every=settings.checkpoint_interval)
+        sealer.start()
+        log.info("sealer started", public_key=integrity_log.public_key,
+                 checkpoint_every=settings.checkpoint_interval)
+        try:
+            stop.wait()
+        finally:
+            sealer.stop()
+        log.info("sealer stopped", sealed=integrity_log.size)
