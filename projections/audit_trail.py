@@ -8,7 +8,6 @@ Its tables are also the facts the six other read models fold.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,15 @@ from typing import Any, Literal
 from ledger.database import Tx
 from projections.db import Database
 from projections.derivations import Correction, describe, primary_date
-from projections.facts import FactTables, Item, fact_tables, from_micros, parse_date, to_micros
+from projections.facts import (
+    FactTables,
+    Item,
+    fact_tables,
+    from_micros,
+    loads,
+    parse_date,
+    to_micros,
+)
 from projections.readmodel import ReadModel
 
 Adjustment = Literal["correction", "voiding"]
@@ -129,7 +136,7 @@ class AuditTrailModel(ReadModel):
             return {}
         condition, param = tx.in_list("position", positions)
         return {
-            position: json.loads(data) for position, data in tx.query(
+            position: loads(data) for position, data in tx.query(
                 f"SELECT position, data FROM {tx.table(fact_tables().entry)} WHERE {condition}",
                 [param],
             )
@@ -197,7 +204,7 @@ class AuditTrailModel(ReadModel):
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:
     position, recorded_at, by, event_type, kind, ref, on, adjustment, data, voided = row
-    payload: dict[str, Any] = json.loads(data)
+    payload: dict[str, Any] = loads(data)
     correction = None
     if adjustment == "correction":
         correction = Correction(

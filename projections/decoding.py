@@ -19,7 +19,7 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Mapper, Notification
 from eventsourcing.utils import resolve_topic
 
-from projections.facts import ENCODER, NOT_DATA, Item, to_micros
+from projections.facts import NOT_DATA, Item, dumps, loads, to_micros
 
 #: Transcodings whose stored text is what the read models keep (ISO dates and times).
 _AS_STORED = frozenset({"date_iso", "datetime_iso"})
@@ -38,7 +38,7 @@ def event_class(topic: str) -> tuple[type[Any], bool]:
 
 def _normal(value: Any) -> Any:
     """``value`` as JSON reads it back."""
-    return json.loads(ENCODER.encode(value))
+    return loads(dumps(value))
 
 
 class EntryDecoder:

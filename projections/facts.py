@@ -18,13 +18,14 @@ loader (with the keys they read), so running a fold again costs little.
 from __future__ import annotations
 
 import functools
-import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
+
+import orjson
 
 from ledger.domain.base import entity_id
 from projections.db import Tx
@@ -78,11 +79,14 @@ def _json_default(value: Any) -> str:
     return str(value)
 
 
-#: How entries' data and folded states are written (dates as ISO text). They are trees,
-#: never circular: not checking saves a tenth of the time.
-ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), default=_json_default, check_circular=False
-)
+def dumps(value: Any) -> str:
+    """How entries' data and folded states are written: compact UTF-8 JSON, dates as ISO
+    text, keys as strings (orjson: two to five times the standard library's speed here)."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+#: How they are read back.
+loads = orjson.loads
 
 
 class Item:
@@ -129,7 +133,7 @@ class Item:
     @property
     def data_json(self) -> str:
         if self._json is None:
-            self._json = ENCODER.encode(self.data)
+            self._json = dumps(self.data)
         return self._json
 
     def fact(self) -> Fact:
@@ -296,7 +300,7 @@ class Loader:
         for k, position, recorded_at, by, event_type, entity, data in tx.query(sql, params):
             fact = parsed.get(position)
             if fact is None:
-                fact = Fact(position, recorded_at, by, event_type, entity, json.loads(data))
+                fact = Fact(position, recorded_at, by, event_type, entity, loads(data))
                 parsed[position] = fact
             found[k].append(fact)
         for k in keys:

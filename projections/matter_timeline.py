@@ -180,10 +180,14 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
     )
     loader.need(assignments)
     entries: list[JSON] = list(state["entries"])
-    for k in sorted({f.entity for f in attached if f.entity.startswith("meeting:")}):
+    at_meetings: dict[str, list[Fact]] = {}
+    for f in attached:
+        if f.entity.startswith("meeting:"):
+            at_meetings.setdefault(f.entity, []).append(f)
+    for k in sorted(at_meetings):
         meeting = entity_state(loader.get(k), k, "Meeting.Held")
         if meeting is not None and not meeting["voided"]:
-            entries += _entries([f for f in attached if f.entity == k], meeting, meeting["held_on"])
+            entries += _entries(at_meetings[k], meeting, meeting["held_on"])
     for added in registered.values():
         entries += added
     for k in assignments:

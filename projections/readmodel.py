@@ -18,7 +18,6 @@ computed from the state by the read model's view function.
 
 from __future__ import annotations
 
-import json
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from projections.db import Database, Tx
-from projections.facts import ENCODER, JSON, FactTables, Item, Loader, fold_many
+from projections.facts import JSON, FactTables, Item, Loader, dumps, fold_many, loads
 
 #: Entities folded per transaction when a rebuilt read model is materialised.
 MATERIALISE_CHUNK = 10000
@@ -63,7 +62,7 @@ class ReadModel(ABC):
 
 
 def state_json(state: JSON) -> str:
-    return ENCODER.encode(state)
+    return dumps(state)
 
 
 @dataclass(frozen=True)
@@ -229,7 +228,7 @@ class FoldedReadModel(ReadModel):
         settled, args = ("", [param]) if known_at is None else (" AND settled_at <= ?",
                                                                  [param, known_at])
         stored = {
-            entity: json.loads(state) for entity, state in tx.query(
+            entity: loads(state) for entity, state in tx.query(
                 f"SELECT entity, state FROM {tx.table(self.tables_for().current)}"
                 f" WHERE {condition}{settled}",
                 args,
@@ -273,7 +272,7 @@ class FoldedReadModel(ReadModel):
             args,
         )
         if known_at is None:
-            return [json.loads(state) for _, state in rows]
+            return [loads(state) for _, state in rows]
         return list(self.states(tx, [entity for entity, _ in rows], facts, known_at).values())
 
 
