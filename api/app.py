@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -87,8 +88,17 @@ def create_app(
     settings: Settings | None = None,
     ledger: Ledger | None = None,
     schema: str | None = None,
+    *,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """The service. Tests pass their own ``ledger`` (and PostgreSQL ``schema``)."""
+    """The service. Tests pass their own ``ledger`` (and PostgreSQL ``schema``).
+
+    ``freeze_heap`` (the service's own process, ``samsyn serve``): once started, every
+    object alive (modules, the ledger, pools) is moved out of the garbage collector's sight
+    with :func:`gc.freeze`, so that its full collections no longer walk them. They ran in
+    the middle of answers: p99 of a past agreement's status at 1M entries 46-59 ms with
+    them, 28 ms frozen, 22 ms without collections at all.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -111,6 +121,9 @@ def create_app(
         app.state.sealer = sealer
         log.info("samsyn ready", database="postgresql" if settings.is_postgres else "sqlite",
                  head=app.state.ledger.max_position(), public_key=integrity_log.public_key)
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         yield
         if sealer is not None:
             sealer.stop()

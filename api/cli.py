@@ -22,7 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"demo_on_empty": False})
     configure(settings)
     # Each request is logged once, by the service (with its request id, account and time).
-    uvicorn.run(create_app(settings), host=args.host or settings.host,
+    uvicorn.run(create_app(settings, freeze_heap=True), host=args.host or settings.host,
                 port=args.port or settings.port, log_config=None, access_log=False)
     return 0
 

@@ -21,8 +21,8 @@ def main() -> None:
     settings = Settings(database_url=args.database_url, demo_on_empty=False, log_format="json",
                         signing_key_path=args.signing_key_path)
     configure(settings)
-    uvicorn.run(create_app(settings, schema=args.schema), host="127.0.0.1", port=args.port,
-                log_config=None, access_log=False)
+    uvicorn.run(create_app(settings, schema=args.schema, freeze_heap=True), host="127.0.0.1",
+                port=args.port, log_config=None, access_log=False)
 
 
 if __name__ == "__main__":
