@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, project_aggregate
 from eventsourcing.persistence import (
     InterfaceError,
     JSONTranscoder,
@@ -350,13 +350,20 @@ class Ledger(Application[UUID]):
         return self._entry(self.mapper.to_domain_event(notification), notification.id,
                            notification.topic)
 
-    def history(self, aggregate_id: UUID) -> list[Entry]:
-        """Every entry of one aggregate, oldest first, with its position in the ledger."""
+    def entry_with_history(
+        self, aggregate_id: UUID
+    ) -> tuple[LedgerAggregate, list[Entry]] | None:
+        """One aggregate as it stands and every entry of it, oldest first, with its position
+        in the ledger (None if there is none): its events read and decoded once, the
+        aggregate projected from them by the library's ``project_aggregate``."""
         events: list[Any] = list(self.events.get(aggregate_id))
+        if not events:
+            return None
+        aggregate = cast(LedgerAggregate, project_aggregate(None, events))
         positions = self.recorder.positions_of(  # type: ignore[attr-defined]
             [(aggregate_id, e.originator_version) for e in events]
         )
-        return [
+        return aggregate, [
             self._entry(e, positions[(aggregate_id, e.originator_version)], get_topic(type(e)))
             for e in events
         ]

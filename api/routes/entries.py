@@ -20,10 +20,11 @@ router = APIRouter(prefix="/v1", tags=["auditor"])
 def _history(request: Request, response: Response, aggregate_id: UUID,
              account: CurrentAccount) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger
-    aggregate = ledger.aggregate(aggregate_id)
-    if aggregate is None or isinstance(aggregate, CaseNumber):
+    found = ledger.entry_with_history(aggregate_id)
+    if found is None or isinstance(found[0], CaseNumber):
         raise HTTPException(404, f"no entry {aggregate_id}")
-    events = [to_item(entry) for entry in ledger.history(aggregate.id)]
+    aggregate, entries = found
+    events = [to_item(entry) for entry in entries]
     if not account.sees_recorders:
         for item in events:
             item.recorded_by = None
