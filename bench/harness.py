@@ -249,49 +249,58 @@ def free_port() -> int:
 
 
 @contextmanager
-def service(settings: Settings, schema: str | None, workdir: Path,
+def service(settings: Settings, schema: str | None, workdir: Path, *, split: bool = False,
             ) -> Iterator[tuple[str, int]]:
     """``samsyn serve`` (one uvicorn process, as deployed) on a free loopback port: its URL
-    and process id."""
+    and process id. ``split``: the service leaves the read models to a ``samsyn project``
+    process and sealing to a ``samsyn seal`` process, started first."""
     port = free_port()
-    command = [sys.executable, "-m", "bench.server", "--database-url", settings.database_url,
-               "--port", str(port), "--signing-key-path", str(workdir / "signing.key")]
+    base = [sys.executable, "-m", "bench.server", "--database-url", settings.database_url,
+            "--signing-key-path", str(workdir / "signing.key")]
     if schema:
-        command += ["--schema", schema]
-    with (workdir / "server.log").open("wb") as logfile:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=logfile, stderr=logfile)
+        base += ["--schema", schema]
+    roles = [("project", []), ("seal", [])] if split else []
+    roles.append(("serve", ["--port", str(port)] + (["--split"] if split else [])))
+    processes: list[subprocess.Popen[bytes]] = []
     base_url = f"http://127.0.0.1:{port}"
     try:
+        for role, extra in roles:
+            name = "server.log" if role == "serve" else f"{role}.log"
+            with (workdir / name).open("wb") as logfile:
+                processes.append(subprocess.Popen([*base, "--role", role, *extra], cwd=ROOT,
+                                                  stdout=logfile, stderr=logfile))
         deadline = time.monotonic() + 60
         while True:
             with suppress(httpx.HTTPError):
                 if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
                     break
-            if process.poll() is not None or time.monotonic() > deadline:
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                 tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
                 msg = f"the service did not start:\n{tail}"
                 raise RuntimeError(msg)
             time.sleep(0.2)
-        yield base_url, process.pid
+        yield base_url, processes[-1].pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextmanager
-def prepared(backend: str, scale: Scale) -> Iterator[Context]:
-    """A fresh store with the scale's history, an admin token, and the service over it."""
+def prepared(backend: str, scale: Scale, *, split: bool = False) -> Iterator[Context]:
+    """A fresh store with the scale's history, an admin token, and the service over it
+    (``split``: with the read models and sealing in processes of their own)."""
     with fresh_store(backend) as (settings, schema, workdir):
         log(f"{backend}: loading a synthetic history of {scale.history_events:,} events")
         facts = load_history(settings, schema, scale.history_events)
         log(f"{backend}: {facts.events:,} events in {facts.seconds:.1f} s "
             f"({facts.events / facts.seconds:,.0f} events/s through execute_many)")
         token = AccountStore(settings, schema).create("bench-admin", "admin", [])
-        with service(settings, schema, workdir) as (base_url, pid):
+        with service(settings, schema, workdir, split=split) as (base_url, pid):
             yield Context(backend, scale, settings, schema, workdir, base_url, token, facts,
                           pid)
 

@@ -80,6 +80,10 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+#: How results measured with ``--split`` say so.
+SPLIT = "service, samsyn project and samsyn seal in three processes"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
                                      description=(__doc__ or "").split("\n\n")[0])
@@ -91,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs per figure (default: the scale's)")
     parser.add_argument("--seconds", type=float, help="seconds per measurement")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--split", action="store_true",
+                        help="run the read models (samsyn project) and sealing (samsyn seal) "
+                        "in processes of their own beside the service")
     args = parser.parse_args(argv)
 
     for module in MODULES:
@@ -114,10 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         selected = [REGISTRY[n] for n in names if backend in REGISTRY[n].backends]
         if not selected:
             continue
-        with prepared(backend, scale) as ctx:
+        with prepared(backend, scale, split=args.split) as ctx:
             for bench in selected:
                 log(f"{backend}: {bench.title}")
-                results += bench.run(ctx)
+                measured = bench.run(ctx)
+                if args.split:
+                    measured = [dataclasses.replace(r, note=f"{r.note}; {SPLIT}".lstrip("; "))
+                                for r in measured]
+                results += measured
     print()
     print(table(results))
     notes = dict.fromkeys((r.benchmark, r.backend, r.note) for r in results if r.note)
