@@ -57,7 +57,7 @@ from .checkpoint import (
     sign_checkpoint,
 )
 from .errors import CheckpointError, IntegrityError, KeyFormatError, TreeError
-from .merkle import HASH_SIZE, MerkleAccumulator, root_from_leaf_hashes
+from .merkle import HASH_SIZE, MerkleAccumulator, SubtreeRoots, root_from_leaf_hashes
 from .merkle import consistency_proof as _consistency_proof
 from .merkle import inclusion_proof as _inclusion_proof
 from .verify import checkpoint_line, entry_line, header_line
@@ -416,7 +416,8 @@ class IntegrityLog:
         self._own_ledger: Ledger | None = None
         self._store = _Store(settings, schema)
         self._lock = threading.RLock()
-        self._hashes = bytearray()
+        self._hashes = bytearray()  # every sealed leaf hash, in order; only appended to
+        self._roots = SubtreeRoots()  # of _hashes, remembered between proofs
         self._acc = MerkleAccumulator()
         self._last_position = 0
         self._check: tuple[int, bytes] | None = None  # (size, root) still to be checked
@@ -697,7 +698,7 @@ class IntegrityLog:
 
     def root_at(self, tree_size: int) -> bytes:
         """Root hash of the tree of the first ``tree_size`` sealed leaves."""
-        return root_from_leaf_hashes(self._snapshot(tree_size))
+        return root_from_leaf_hashes(self._snapshot(tree_size), self._roots)
 
     def _proof_size(self, tree_size: int | None) -> int:
         if tree_size is not None:
@@ -719,7 +720,7 @@ class IntegrityLog:
                 f"the entry at position {position} is leaf {leaf_index}, "
                 f"not in a tree of size {size}"
             )
-        return leaf_index, _inclusion_proof(self._snapshot(size), leaf_index, size)
+        return leaf_index, _inclusion_proof(self._snapshot(size), leaf_index, size, self._roots)
 
     def receipt(self, position: int, tree_size: int | None = None) -> InclusionReceipt:
         """The inclusion proof of ``position`` with everything needed to check it."""
@@ -737,8 +738,8 @@ class IntegrityLog:
             leaf_index=leaf_index,
             leaf_hash=leaf_hash,
             tree_size=size,
-            root_hash=root_from_leaf_hashes(hashes),
-            proof=tuple(_inclusion_proof(hashes, leaf_index, size)),
+            root_hash=root_from_leaf_hashes(hashes, self._roots),
+            proof=tuple(_inclusion_proof(hashes, leaf_index, size, self._roots)),
             checkpoint=checkpoint.note if checkpoint is not None else None,
         )
 
@@ -746,7 +747,7 @@ class IntegrityLog:
         """RFC 9162 proof that the tree of ``first`` leaves is a prefix of that of ``second``."""
         if not 0 <= first <= second:
             raise TreeError(f"first size {first} must be within 0..{second}")
-        return _consistency_proof(self._snapshot(second), first, second)
+        return _consistency_proof(self._snapshot(second), first, second, self._roots)
 
     # -- export -----------------------------------------------------------------------------
 

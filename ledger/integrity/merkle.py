@@ -12,10 +12,12 @@ pre-image attack). Trees over n leaves split at the largest power of two below n
 tree of size n is the same whether built at once or appended to one leaf at a time; that
 is what lets a checkpoint at size m be proven a prefix of one at size n.
 
-Proof *generation* here works from a list of leaf hashes (O(n) hashing per proof) and is
-meant for tests, small logs and offline tools; a server with a large log computes the same
-proofs from stored subtree hashes. Proof *verification* always recomputes the root from the
-proof and compares; it never trusts a claimed intermediate value.
+Proof *generation* works from a sequence of leaf hashes: O(n) hashing per proof as such,
+for tests, small logs and offline tools; with a :class:`SubtreeRoots` that remembers the
+roots of perfect subtrees over an append-only sequence (the integrity log keeps one), a
+proof after the first costs O(log n) remembered roots and a few hundred hashes. Proof
+*verification* always recomputes the root from the proof and compares; it never trusts a
+claimed intermediate value.
 """
 
 from __future__ import annotations
@@ -193,15 +195,65 @@ def range_subtrees(begin: int, leaf_hashes: Sequence[bytes]) -> list[tuple[int, 
     return subtrees
 
 
-def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
+class SubtreeRoots:
+    """Roots of perfect subtrees of one append-only sequence of leaf hashes, remembered.
+
+    Leaves once appended never change, so the root of ``2**h`` leaves from ``start`` holds
+    for every later tree: remembered once computed (for ``h >= MIN_HEIGHT``; smaller ones
+    are hashed afresh, at most ``2**MIN_HEIGHT - 1`` node hashes). Use one instance per
+    sequence, and only while that sequence is only ever appended to.
+    """
+
+    MIN_HEIGHT = 8
+
+    def __init__(self) -> None:
+        self._roots: dict[tuple[int, int], bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self._roots)
+
+    def perfect(self, leaf_hashes: Sequence[bytes], start: int, height: int) -> bytes:
+        """Root of the perfect subtree over leaves ``start .. start + 2**height - 1``."""
+        if height < self.MIN_HEIGHT:
+            return perfect_subtree_root(leaf_hashes[start : start + (1 << height)])
+        key = (start, height)
+        root = self._roots.get(key)
+        if root is None:
+            half = 1 << (height - 1)
+            root = node_hash(self.perfect(leaf_hashes, start, height - 1),
+                             self.perfect(leaf_hashes, start + half, height - 1))
+            self._roots[key] = root
+        return root
+
+    def range(self, leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
+        """MTH(D[start:end]) (RFC 9162 §2.1.1), from remembered perfect subtrees."""
+        size = end - start
+        if size <= 0:
+            raise TreeError(f"an empty range {start}..{end} has no subtree root")
+        if size & (size - 1) == 0:
+            return self.perfect(leaf_hashes, start, size.bit_length() - 1)
+        k = _largest_power_of_two_below(size)
+        return node_hash(self.perfect(leaf_hashes, start, k.bit_length() - 1),
+                         self.range(leaf_hashes, start + k, end))
+
+
+def root_from_leaf_hashes(
+    leaf_hashes: Sequence[bytes], roots: SubtreeRoots | None = None
+) -> bytes:
     """Merkle tree hash (RFC 9162 MTH) of the given leaf hashes."""
+    if roots is not None:
+        return roots.range(leaf_hashes, 0, len(leaf_hashes)) if leaf_hashes else EMPTY_ROOT
     acc = MerkleAccumulator()
     acc.extend(leaf_hashes)
     return acc.root()
 
 
-def _subtree_root(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
+def _subtree_root(
+    leaf_hashes: Sequence[bytes], start: int, end: int, roots: SubtreeRoots | None
+) -> bytes:
     """MTH(D[start:end]) computed from leaf hashes."""
+    if roots is not None:
+        return roots.range(leaf_hashes, start, end)
     acc = MerkleAccumulator()
     for i in range(start, end):
         acc.append(leaf_hashes[i])
@@ -217,12 +269,14 @@ def _check_tree_size(leaf_hashes: Sequence[bytes], tree_size: int | None) -> int
 
 
 def inclusion_proof(
-    leaf_hashes: Sequence[bytes], index: int, tree_size: int | None = None
+    leaf_hashes: Sequence[bytes], index: int, tree_size: int | None = None,
+    roots: SubtreeRoots | None = None,
 ) -> list[bytes]:
     """Audit path of leaf ``index`` in the tree of the first ``tree_size`` leaves.
 
     RFC 9162 §2.1.3.1 PATH(m, D[n]); hashes are ordered from the leaf's sibling up to the
-    child of the root. ``tree_size`` defaults to all the leaves given.
+    child of the root. ``tree_size`` defaults to all the leaves given; ``roots`` remembers
+    subtree roots of ``leaf_hashes`` between proofs.
     """
     n = _check_tree_size(leaf_hashes, tree_size)
     if not 0 <= index < n:
@@ -232,22 +286,24 @@ def inclusion_proof(
     while hi - lo > 1:
         k = _largest_power_of_two_below(hi - lo)
         if index < lo + k:
-            siblings.append(_subtree_root(leaf_hashes, lo + k, hi))
+            siblings.append(_subtree_root(leaf_hashes, lo + k, hi, roots))
             hi = lo + k
         else:
-            siblings.append(_subtree_root(leaf_hashes, lo, lo + k))
+            siblings.append(_subtree_root(leaf_hashes, lo, lo + k, roots))
             lo = lo + k
     siblings.reverse()
     return siblings
 
 
 def consistency_proof(
-    leaf_hashes: Sequence[bytes], old_size: int, new_size: int | None = None
+    leaf_hashes: Sequence[bytes], old_size: int, new_size: int | None = None,
+    roots: SubtreeRoots | None = None,
 ) -> list[bytes]:
     """Proof that the tree of size ``old_size`` is a prefix of the tree of size ``new_size``.
 
     RFC 9162 §2.1.4.1 PROOF(m, D[n]) = SUBPROOF(m, D[n], true). Empty when the sizes are
-    equal or ``old_size`` is 0 (nothing to prove). ``new_size`` defaults to all leaves given.
+    equal or ``old_size`` is 0 (nothing to prove). ``new_size`` defaults to all leaves given;
+    ``roots`` remembers subtree roots of ``leaf_hashes`` between proofs.
     """
     n = _check_tree_size(leaf_hashes, new_size)
     m = old_size
@@ -262,14 +318,14 @@ def consistency_proof(
         size = hi - lo
         if m == size:
             if not complete:
-                proof.append(_subtree_root(leaf_hashes, lo, hi))
+                proof.append(_subtree_root(leaf_hashes, lo, hi, roots))
             break
         k = _largest_power_of_two_below(size)
         if m <= k:
-            proof.append(_subtree_root(leaf_hashes, lo + k, hi))
+            proof.append(_subtree_root(leaf_hashes, lo + k, hi, roots))
             hi = lo + k
         else:
-            proof.append(_subtree_root(leaf_hashes, lo, lo + k))
+            proof.append(_subtree_root(leaf_hashes, lo, lo + k, roots))
             lo = lo + k
             m -= k
             complete = False

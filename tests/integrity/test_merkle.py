@@ -15,6 +15,7 @@ from ledger.integrity.errors import TreeError
 from ledger.integrity.merkle import (
     EMPTY_ROOT,
     MerkleAccumulator,
+    SubtreeRoots,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -339,3 +340,45 @@ def test_every_corrupted_consistency_proof_fails(
     assert not verify_consistency(old, new, old_root, leaf_hash(b"x"), proof), "other new root"
     tampered = reference_root([leaf_hash(b"x"), *leaves[1:]])
     assert not verify_consistency(old, new, old_root, tampered, proof), "history rewritten"
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes_seen=st.lists(st.integers(min_value=1, max_value=1100), min_size=1, max_size=6),
+       salt=st.integers(0, 3), data=st.data())
+def test_remembered_subtree_roots_give_the_same_roots_and_proofs_as_the_tree_grows(
+    sizes_seen: list[int], salt: int, data: st.DataObject
+) -> None:
+    # One SubtreeRoots over one growing log, as the integrity log keeps it: trees of these
+    # sizes, in increasing order, each asked for its root and proofs.
+    log = make_leaves(max(sizes_seen), salt)
+    roots = SubtreeRoots()
+    for size in sorted(sizes_seen):
+        leaves = log[:size]
+        assert root_from_leaf_hashes(leaves, roots) == root_from_leaf_hashes(leaves)
+        index = data.draw(st.integers(0, size - 1), label="index")
+        assert inclusion_proof(leaves, index, roots=roots) == inclusion_proof(leaves, index)
+        old = data.draw(st.integers(0, size), label="old size")
+        assert consistency_proof(leaves, old, roots=roots) == consistency_proof(leaves, old)
+    assert max(sizes_seen) < 1 << SubtreeRoots.MIN_HEIGHT or len(roots) > 0
+
+
+def test_remembered_subtree_roots_are_reused_not_recomputed() -> None:
+    leaves = make_leaves(4096, 0)
+    roots = SubtreeRoots()
+    assert root_from_leaf_hashes(leaves, roots) == root_from_leaf_hashes(leaves)  # hashes all
+    remembered = len(roots)
+    first = inclusion_proof(leaves, 17, roots=roots)
+    calls = 0
+    counting = list(leaves)
+
+    class Counting(list[bytes]):
+        def __getitem__(self, index: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return super().__getitem__(index)
+
+    again = inclusion_proof(Counting(counting), 4000, roots=roots)
+    assert first == inclusion_proof(leaves, 17)
+    assert again == inclusion_proof(leaves, 4000)
+    assert remembered == len(roots) == 4096 // 256 * 2 - 1  # every subtree of 256 or more
+    assert calls <= 2 * (1 << SubtreeRoots.MIN_HEIGHT)  # only leaves of small subtrees read
