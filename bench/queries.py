@@ -59,7 +59,7 @@ from ledger.integrity.log import IntegrityLog
 from ledger.settings import Settings
 from ledger.storage import persistence_env
 from projections.facts import fact_tables, from_micros
-from projections.pipeline import READ_MODELS, tracked
+from projections.pipeline import READ_MODELS, stale
 from projections.queries import ReadModels
 from projections.rebuilding import rebuild
 
@@ -237,9 +237,8 @@ def history_store(backend: str, events: int, keep: Path | None = None, *, http: 
                 complete.write_text(f"{head}\n")
         with ReadModels(settings, schema=schema) as models:
             with models.database.transaction(write=False) as tx:
-                stored = tracked(tx, (m.name for m in READ_MODELS))
-            behind = models.position() < head or any(
-                stored[m.name][1] != m.version for m in READ_MODELS)
+                outdated = stale(tx, READ_MODELS)
+            behind = models.position() < head or bool(outdated)
         if behind:
             started = time.perf_counter()
             rebuild(settings, schema=schema)

@@ -102,6 +102,14 @@ def tracked(tx: Tx, names: Iterable[str], *, lock: bool = False) -> dict[str, tu
     return {name: (int(position), int(version)) for name, position, version in rows}
 
 
+def stale(tx: Tx, models: Sequence[ReadModel]) -> list[ReadModel]:
+    """Those of ``models`` stored at another version than theirs, to be rebuilt: all of
+    them when the audit trail is (every folded read model is filed from its facts)."""
+    stored = tracked(tx, (m.name for m in models))
+    found = [m for m in models if stored[m.name][1] != m.version]
+    return list(models) if AUDIT in found else found
+
+
 def set_position(tx: Tx, name: str, position: int, version: int) -> None:
     tx.execute(
         f"UPDATE {tx.table(TRACKING_TABLE)} SET position = ?, version = ? WHERE read_model = ?",

@@ -34,6 +34,7 @@ from projections.pipeline import (
     read_models,
     read_page,
     set_position,
+    stale,
     tracked,
 )
 from projections.rebuilding import rebuild_into
@@ -151,13 +152,11 @@ class ProjectionRunner(Follower):
             return
         ensure_tables(self.database, self.models)
         with self.database.transaction(write=False) as tx:
-            stored = tracked(tx, (m.name for m in self.models))
-        stale = [m for m in self.models if stored[m.name][1] != m.version]
-        if AUDIT in stale:
-            stale = list(self.models)
-        if stale:
-            log.info("rebuilding read models of another version", names=[m.name for m in stale])
-            rebuild_into(self.database, self.ledger, stale, workers=1)
+            outdated = stale(tx, self.models)
+        if outdated:
+            log.info("rebuilding read models of another version",
+                     names=[m.name for m in outdated])
+            rebuild_into(self.database, self.ledger, outdated, workers=1)
         with self.database.transaction(write=False) as tx:
             self._publish(min(p for p, _ in tracked(tx, (m.name for m in self.models)).values()))
         self._prepared = True
