@@ -91,3 +91,14 @@ def test_samsyn_seal_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             assert latest is not None and latest.tree_size == later  # sealed on the way out
     finally:
         ledger.close()
+
+
+def test_samsyn_seal_without_its_database_exits_with_one_line(tmp_path: Path) -> None:
+    env = os.environ | {"SAMSYN_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+                        "SAMSYN_DB_CONNECT_TIMEOUT": "1",
+                        "SAMSYN_SIGNING_KEY_PATH": str(tmp_path / "signing.key")}
+    done = subprocess.run([sys.executable, "-m", "api.cli", "seal"], env=env, timeout=60,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("samsyn: the integrity log's database is unavailable")
+    assert done.stderr.count("\n") == 1
