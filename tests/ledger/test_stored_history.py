@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,10 +110,7 @@ def test_the_read_routes_answer_what_they_answered_then(
     auth = {"Authorization": f"Bearer {token}"}
     answers = json.loads((FIXTURE / "answers.json").read_text("utf-8"))
     with TestClient(create_app(settings, ledger, schema)) as client:
-        for _ in range(300):
-            if client.get("/ready").status_code == 200:
-                break
-            time.sleep(0.1)
+        client.app.state.runner.wait_until(ledger.max_position(), timeout=60)  # type: ignore[attr-defined]
         differences = []
         for route, recorded in answers.items():
             response = client.get(route, headers=auth)
