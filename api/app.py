@@ -15,8 +15,8 @@ from fastapi import FastAPI, HTTPException, Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import __version__, openapi, problems
 from api import dashboard as dashboard_page
-from api import problems
 from api.accounts import AccountStore
 from api.routes import dashboard, entries, feed, imports, integrity, registrar
 from ledger.application import Ledger
@@ -143,19 +143,26 @@ def create_app(
     app = FastAPI(
         title="Samsyn",
         summary="An event-sourced decision ledger for public bodies that govern together.",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        separate_input_output_schemas=False,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     if ledger is not None:
         attach(app, ledger)
     problems.install(app)
-    problems.document(app)
+    openapi.document(app)
+    openapi.mount_docs(app)
 
     app.add_middleware(RequestContext)
 
     @app.get("/health", tags=["operations"], summary="The process is up")
     def health() -> dict[str, str]:
+        """Answers as long as the process runs, without touching the database: for a
+        liveness probe. Use ``/ready`` to know whether it can serve."""
         return {"status": "ok"}
 
     @app.get("/ready", tags=["operations"], summary="The database answers",

@@ -135,31 +135,3 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
-
-ERROR_STATUSES = ("400", "401", "403", "404", "405", "409", "413", "415", "422", "500", "503")
-
-
-def document(app: FastAPI) -> None:
-    """Declare in the OpenAPI document that every error answer is a problem document."""
-    from fastapi.openapi.utils import get_openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        spec = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                           description=app.description, routes=app.routes)
-        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-        for path in spec.get("paths", {}).values():
-            for operation in path.values():
-                responses = operation.setdefault("responses", {})
-                for status in ERROR_STATUSES:
-                    responses[status] = {
-                        "description": responses.get(status, {}).get("description")
-                        or f"Problem ({status})",
-                        "content": {PROBLEM_JSON: {
-                            "schema": {"$ref": "#/components/schemas/Problem"}}},
-                    }
-        app.openapi_schema = spec
-        return spec
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -159,6 +159,10 @@ async def list_agreements(request: Request, account: CurrentAccount,
                           models: Models, at: At, party: str | None = None,
                           status: AgreementState | None = None, offset: Offset = 0,
                           limit: Limit = 100) -> Any:
+    """Every agreement and joint plan on the date asked about (`as_of`, default today), as known
+    at `known_at` (default now): whether it is in force, its validity, changes in force and
+    changes still waiting for parties' decisions. Filter by `party` or `status`; paged by
+    `offset` and `limit`."""
     return await answer(request, account, AGREEMENTS, lambda: page(models.list_agreements(
         party=party, status=status, as_of=at.as_of, known_at=at.known_at), offset, limit))
 
@@ -167,6 +171,10 @@ async def list_agreements(request: Request, account: CurrentAccount,
             summary="One agreement's status on a date, with its history of changes")
 async def agreement(request: Request, account: CurrentAccount,
                     models: Models, at: At, ref: str) -> Any:
+    """One agreement's status on the date asked about: in force or not, valid from and until
+    (`valid_until` is the last day in force; `ends_on` is the first day without it),
+    extensions, termination or replacement, each change with the decisions behind it. 404
+    when the agreement was not registered as known at `known_at`."""
     return await answer(request, account, AGREEMENT, lambda: models.agreement_status(
         ref, as_of=at.as_of, known_at=at.known_at))
 
@@ -177,6 +185,9 @@ async def list_recommendations(request: Request, account: CurrentAccount,
                                models: Models, at: At, joint_body: str | None = None,
                                addressee: str | None = None, offset: Offset = 0,
                                limit: Limit = 100) -> Any:
+    """Every recommendation with each addressed principal's outcome (adopted, adopted with
+    amendments, rejected, no decision yet) on the date asked about. Filter by `joint_body`
+    or `addressee`."""
     return await answer(request, account, ADOPTIONS, lambda: page(models.list_adoption(
         joint_body=joint_body, addressee=addressee, as_of=at.as_of, known_at=at.known_at),
         offset, limit))
@@ -187,6 +198,9 @@ async def list_recommendations(request: Request, account: CurrentAccount,
 async def recommendation_adoption(request: Request, response: Response,
                                   account: CurrentAccount, models: Models, at: At,
                                   ref: str) -> Any:
+    """One recommendation: each addressed principal's outcome, which body decided on which date
+    and §, whether that paragraph is verified and its conditions hold, the count (for
+    example 6 of 9) and who is overdue."""
     return await answer(request, account, ADOPTION, lambda: models.adoption(
         ref, as_of=at.as_of, known_at=at.known_at))
 
@@ -197,6 +211,9 @@ async def list_consultations(request: Request, account: CurrentAccount,
                              models: Models, at: At, organisation: str | None = None,
                              state: RoundState | None = None, offset: Offset = 0,
                              limit: Limit = 100) -> Any:
+    """Every consultation round on the date asked about: who was asked, who answered with which
+    stance, who did not, who answered late. Filter by the sending `organisation` or the
+    round's `state`."""
     return await answer(request, account, CONSULTATIONS, lambda: page(models.consultations(
         organisation=organisation, state=state, as_of=at.as_of, known_at=at.known_at),
         offset, limit))
@@ -206,6 +223,8 @@ async def list_consultations(request: Request, account: CurrentAccount,
             summary="One consultation round")
 async def consultation(request: Request, account: CurrentAccount,
                        models: Models, at: At, ref: str) -> Any:
+    """One consultation round: its period, each response (received on, stance, late or not), who
+    has not answered."""
     return await answer(request, account, CONSULTATION, lambda: models.consultation(
         ref, as_of=at.as_of, known_at=at.known_at))
 
@@ -219,6 +238,9 @@ async def list_decisions(
     decided_to: Annotated[date | None, Query(alias="to")] = None,
     offset: Offset = 0, limit: Limit = 100,
 ) -> Any:
+    """The decision register: decisions by `organisation`, `body` and period (`from`, `to`:
+    decision dates, both inclusive), with verification, conditions and appeals as on the
+    date asked about."""
     def register() -> PageOf[DecisionEntry]:
         items, total = models.decisions_page(
             organisation=organisation, body=body, from_=decided_from, to=decided_to,
@@ -232,6 +254,8 @@ async def list_decisions(
             summary="One decision: verified, conditions, appeals")
 async def decision(request: Request, account: CurrentAccount,
                    models: Models, at: At, ref: str) -> Any:
+    """One decision: its points and their effects, outcome against the motion, conditions pending
+    or met, verification of its paragraph, posting and appeals."""
     return await answer(request, account, DECISION, lambda: models.decision(
         ref, as_of=at.as_of, known_at=at.known_at))
 
@@ -240,6 +264,9 @@ async def decision(request: Request, account: CurrentAccount,
             summary="Everything about a matter, across organisations and case numbers")
 async def matter_timeline(request: Request, account: CurrentAccount,
                           models: Models, at: At, case_number: str) -> Any:
+    """Everything recorded about one matter, across every organisation and case number, in domain-
+    date order. Name the matter by any of its case numbers as `ORGANISATION:DNR`, for
+    example `RJH:RS/203/2021`."""
     organisation, _, dnr = case_number.partition(":")
     if not dnr:
         raise HTTPException(404, "name the matter as ORGANISATION:DNR, e.g. RJH:RS/203/2021")
@@ -253,6 +280,8 @@ async def list_assignments(request: Request, account: CurrentAccount,
                            models: Models, at: At, status: AssignmentState | None = None,
                            organisation: str | None = None, owner: str | None = None,
                            offset: Offset = 0, limit: Limit = 100) -> Any:
+    """Assignments given by decisions: open, done or overdue on the date asked about, with their
+    deadlines. Filter by `status`, `organisation` or `owner`."""
     return await answer(request, account, ASSIGNMENTS, lambda: page(models.assignments(
         status=status, organisation=organisation, owner=owner, as_of=at.as_of,
         known_at=at.known_at), offset, limit))
@@ -262,6 +291,7 @@ async def list_assignments(request: Request, account: CurrentAccount,
             summary="One assignment with its deadline revisions")
 async def assignment(request: Request, account: CurrentAccount,
                      models: Models, at: At, ref: str) -> Any:
+    """One assignment: owner, task, the deadline in force and every revision of it, reports back."""
     return await answer(request, account, ASSIGNMENT, lambda: models.assignment(
         ref, as_of=at.as_of, known_at=at.known_at))
 
@@ -275,6 +305,9 @@ async def audit_trail(
     after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Limit = 100,
 ) -> Any:
+    """Who recorded what and when, in ledger order: every entry with its recorder and recorded
+    time; corrections and voidings with their reasons. For auditors and administrators.
+    Page with `after` (a ledger position) and `limit`."""
     return await answer(request, account, AUDIT_TRAIL, lambda: models.audit_trail(
         kind=kind, ref=ref, recorded_by=recorded_by, adjustments_only=adjustments_only,
         as_of=at.as_of, known_at=at.known_at, after=after, limit=limit))

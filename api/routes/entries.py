@@ -42,6 +42,9 @@ def _history(request: Request, response: Response, aggregate_id: UUID,
 @router.get("/entries/{entry_id}", summary="The history of one entry, by id")
 def entry_history(request: Request, response: Response, entry_id: UUID,
                   account: CurrentAccount) -> dict[str, Any]:
+    """Every event of one entry (a matter, decision, agreement, ...) by its id, oldest first, with
+    corrections and voidings. The `ETag` is the entry's version, for `If-Match` on the next
+    write."""
     return _history(request, response, entry_id, account)
 
 
@@ -51,6 +54,8 @@ def history_by_ref(
     kind: Annotated[str, Path(description=f"One of: {', '.join(ENTRY_CLASSES)}")],
     ref: Annotated[str, Path(description="e.g. RJH, Hemsjukvårdsavtalet, RJH:RS/203/2021")],
 ) -> dict[str, Any]:
+    """Every event of one entry named by its kind and reference (for example `decision` and
+    `RJH/RS/2021-03-25 §58`), oldest first. The `ETag` is the entry's version."""
     if kind not in ENTRY_CLASSES:
         raise HTTPException(404, f"no kind {kind!r}; one of {', '.join(ENTRY_CLASSES)}")
     ledger: Ledger = request.app.state.ledger

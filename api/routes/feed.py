@@ -60,6 +60,9 @@ def read_events(
                                 description="Read entries after this position.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FeedPage:
+    """The ledger's entries in their one total order, `limit` at a time after position `after`.
+    Each item carries its event type, domain dates, recorded time and data; who recorded it
+    is shown to auditors only. Follow `next_after` to the end."""
     ledger: Ledger = request.app.state.ledger
     head = ledger.max_position()
     entries = ledger.read(after, limit)

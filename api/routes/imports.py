@@ -19,6 +19,14 @@ log = structlog.get_logger("samsyn.api")
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
+#: Two lines of the demo history: one command per line, as `samsyn import` reads them.
+IMPORT_EXAMPLE = (
+    '{"type": "RegisterOrganisation", "ref": "Berg", "name": "Bergs kommun", '
+    '"kind": "principal", "registered_on": "2017-01-01"}\n'
+    '{"type": "EstablishBody", "organisation": "Berg", "code": "KS", '
+    '"name": "Kommunstyrelsen", "kind": "board"}\n'
+)
+
 
 class ImportedLine(BaseModel):
     line: int
@@ -39,7 +47,7 @@ class ImportReceipt(BaseModel):
     response_model=ImportReceipt,
     summary="Record a JSON Lines file of commands, all or nothing",
     openapi_extra={"requestBody": {"required": True, "content": {
-        "application/x-ndjson": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}, "example": IMPORT_EXAMPLE},
         "text/plain": {"schema": {"type": "string"}},
     }}},
     responses={401: {}, 403: {}, 409: {}, 413: {}, 422: {}, 503: {}},

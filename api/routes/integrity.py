@@ -137,6 +137,8 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {404: {}, 422: {}}
 
 @router.get("/public-key", response_model=PublicKey, summary="The log's public key, to pin")
 def public_key(request: Request) -> PublicKey:
+    """The integrity log's Ed25519 verifier key as a signed-note key (`origin+keyid+base64`). Pin
+    it once and verify every checkpoint and export against it."""
     integrity = _log(request)
     key_id = parse_vkey(integrity.public_key).key_id.hex()
     return PublicKey(origin=integrity.origin, public_key=integrity.public_key, key_id=key_id)
@@ -149,6 +151,8 @@ def public_key(request: Request) -> PublicKey:
     responses={200: {"content": {"text/plain": {}}}, 404: {}},
 )
 def latest_note(request: Request, account: CurrentAccount) -> Response:
+    """The latest signed checkpoint as a plain-text signed note (C2SP tlog-checkpoint), for
+    transparency-log tooling."""
     latest = _log(request).latest_checkpoint()
     if latest is None:
         raise HTTPException(404, "no checkpoint has been issued yet")
@@ -162,6 +166,7 @@ def latest_note(request: Request, account: CurrentAccount) -> Response:
     responses={404: {}},
 )
 def latest_checkpoint(request: Request, account: CurrentAccount) -> CheckpointOut:
+    """The latest signed checkpoint: tree size, root hash, time and the signed note."""
     latest = _log(request).latest_checkpoint()
     if latest is None:
         raise HTTPException(404, "no checkpoint has been issued yet")
@@ -177,6 +182,7 @@ def list_checkpoints(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CheckpointList:
+    """The checkpoints kept, oldest first, paged."""
     integrity = _log(request)
     latest = integrity.latest_checkpoint()
     items = integrity.checkpoints(after_size=after, limit=limit)
@@ -196,6 +202,7 @@ def checkpoint_of_size(
     request: Request, account: CurrentAccount,
     tree_size: Annotated[int, Path(ge=0, le=MAX_POSITION)],
 ) -> CheckpointOut:
+    """The checkpoint signed at one tree size. 404 when none was signed at that size."""
     found = _log(request).checkpoint_at(tree_size)
     if found is None:
         raise HTTPException(404, f"no checkpoint of tree size {tree_size}")
@@ -211,6 +218,9 @@ def checkpoint_of_size(
     status_code=201,
 )
 def issue_checkpoint(request: Request, response: Response, account: Auditor) -> Any:
+    """Seal every stored entry into the integrity log and sign a checkpoint now (auditors and
+    administrators). 201 with the new checkpoint; 200 with the latest when the tree has not
+    grown."""
     integrity = _log(request)
     try:
         before = integrity.latest_checkpoint()
@@ -240,6 +250,8 @@ def inclusion_proof(
         Query(ge=1, le=MAX_POSITION, description="Tree size (default: latest checkpoint)."),
     ] = None,
 ) -> Any:
+    """The RFC 9162 inclusion proof of the entry at `position` in the tree of `tree_size`
+    (default: the latest checkpoint's)."""
     try:
         return receipt_out(_log(request).receipt(position, tree_size))
     except IntegrityError as e:
@@ -258,6 +270,8 @@ def consistency_proof(
     first: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The older tree size.")],
     second: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The newer tree size.")],
 ) -> Any:
+    """The RFC 9162 consistency proof between the trees of sizes `first` and `second`: the later
+    tree extends the earlier one."""
     integrity = _log(request)
     try:
         proof = integrity.consistency_proof(first, second)

@@ -125,6 +125,37 @@ def demo_examples() -> dict[str, dict[str, Any]]:
     return found
 
 
+#: What every recording route does besides its act, said once for the OpenAPI document.
+RECORDING = (
+    "The command is checked against what the ledger holds; if it is accepted, every event it "
+    "makes is appended in one transaction and the answer is 201 with the receipt (the ledger "
+    "positions reached, the entries made). Nothing is written when it is refused: 422 names "
+    "each field that is wrong, 403 says what the account may not do, 409 that it conflicts "
+    "with what is recorded.\n\n"
+    "Send an `Idempotency-Key` to make a retry safe: the same key with the same command "
+    "answers the first receipt again (`Idempotent-Replayed: true`). Send `If-Match` with the "
+    "version of the entry acted on (its history's `ETag`) to refuse the write if someone "
+    "changed the entry since you read it."
+)
+
+#: Examples of the acts the real history does not contain.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "CorrectEntry": {"type": "CorrectEntry",
+                     "entry": {"kind": "decision", "ref": "RJH/RS/2021-03-25 §58"},
+                     "field": "decided_on", "right_value": "2021-03-25",
+                     "reason": "The date was registered from the memo, not the minutes."},
+    "VoidEntry": {"type": "VoidEntry", "entry": {"kind": "matter", "ref": "RJH:RS/999/2021"},
+                  "reason": "Registered twice by mistake; RJH:RS/203/2021 is the matter."},
+}
+
+
+def describe(model: type[c.Command]) -> str:
+    """The OpenAPI description of the route recording ``model``: its docstring, then what
+    every recording route does."""
+    doc = " ".join((model.__doc__ or "").split())
+    return f"{doc}\n\n{RECORDING}"
+
+
 def inclusion(request: Request, response: Response, positions: list[int],
               wait: float) -> Inclusion:
     """Wait up to ``wait`` seconds until every one of ``positions`` is sealed and covered by
@@ -194,14 +225,17 @@ async def record(
 
 
 def _endpoint(model: type[c.Command]) -> Any:
-    example = demo_examples().get(model.model_fields["type"].default)
+    kind = model.model_fields["type"].default
+    real = demo_examples().get(kind)
+    example = real or EXAMPLES.get(kind)
+    label = "From the real history" if real else "An example"
 
     async def endpoint(
         request: Request,
         response: Response,
         account: Writer,
         command: Annotated[model, Body(openapi_examples=(  # type: ignore[valid-type]
-            {"real_history": {"summary": "From the real history", "value": example}}
+            {"example": {"summary": label, "value": example}}
             if example else None))],
         idempotency_key: Annotated[str | None, Header(
             alias="Idempotency-Key", min_length=1, max_length=200,
@@ -231,6 +265,7 @@ for _model, _path in ROUTES.items():
         status_code=201,
         response_model=ReceiptModel,
         summary=(_model.__doc__ or _model.__name__).strip().splitlines()[0],
+        description=describe(_model),
         name=_model.__name__,
         responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}},
     )
