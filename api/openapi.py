@@ -75,7 +75,7 @@ def _statuses(route: Any) -> set[str]:
             route.dependant.header_params or route.dependant.body_params:
         statuses.add("422")
     if route.dependant.body_params or "POST" in route.methods:
-        statuses |= {"409", "413", "415", "422"} if writer in calls else {"422"}
+        statuses |= {"400", "409", "413", "415", "422"} if writer in calls else {"422"}
     statuses |= {str(code) for code in route.responses if str(code)[0] in "45"}
     return statuses
 
