@@ -1,15 +1,27 @@
-"""The ``samsyn`` command: serve, load the demo, import command files."""
+"""The samsyn command: run the service, record and import acts, keep and check the ledger."""
 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from api import integrity_cli
+from api import __version__, integrity_cli
 from ledger.errors import SamsynError
 from ledger.settings import get_settings
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why the service could not listen on ``host:port``, or None when it can."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -18,12 +30,18 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import configure, create_app
 
     settings = get_settings()
+    host, port = args.host or settings.host, args.port or settings.port
+    busy = port_in_use(host, port)
+    if busy is not None:
+        print(f"samsyn: cannot listen on {host}:{port}: {busy} (is another samsyn serve "
+              "running? choose another with --port or SAMSYN_PORT)", file=sys.stderr)
+        return 2
     if args.no_demo:
         settings = settings.model_copy(update={"demo_on_empty": False})
     configure(settings)
     # Each request is logged once, by the service (with its request id, account and time).
-    uvicorn.run(create_app(settings, freeze_heap=True), host=args.host or settings.host,
-                port=args.port or settings.port, log_config=None, access_log=False)
+    uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port, log_config=None,
+                access_log=False)
     return 0
 
 
@@ -142,36 +160,76 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+GETTING_STARTED = """\
+First steps:
+  samsyn serve                     the service with the demo history, on http://127.0.0.1:8000/
+  samsyn token create NAME --role registrar --organisation ORG
+                                   an account for a registrar; prints its bearer token once
+  samsyn import FILE               record a JSON Lines file of commands, all or nothing
+  samsyn export FILE; samsyn verify FILE
+                                   write the ledger for the archive; check an export offline
+
+Every command reads its settings from SAMSYN_* environment variables or .env (the ledger:
+SAMSYN_DATABASE_URL, default sqlite:///samsyn.sqlite3). See README.md for them all.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="samsyn", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    parser = argparse.ArgumentParser(
+        prog="samsyn", description=__doc__, epilog=GETTING_STARTED,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"samsyn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the HTTP service (API, dashboard, live feed)",
+                           description="Run the HTTP service: the registrar API, the "
+                           "dashboard at /, the feed, the integrity routes, /docs.")
+    serve.add_argument("--host", help="address to listen on (default SAMSYN_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int,
+                       help="port to listen on (default SAMSYN_PORT, 8000)")
     serve.add_argument("--no-demo", action="store_true",
                        help="do not load the demo history into an empty ledger")
     serve.set_defaults(func=_serve)
-    demo = sub.add_parser("demo", help="load the real history from the seeds")
-    demo.add_argument("--force", action="store_true")
+    demo = sub.add_parser("demo", help="load the demo history (the real one from the seeds)",
+                          description="Load the bundled demo history into an empty ledger.")
+    demo.add_argument("--force", action="store_true",
+                      help="append it even though the ledger is not empty")
     demo.set_defaults(func=_demo)
-    imp = sub.add_parser("import", help="record a JSON Lines file of commands")
-    imp.add_argument("file")
-    imp.add_argument("--recorded-by")
+    imp = sub.add_parser("import", help="record a JSON Lines file of commands, all or nothing",
+                         description="Check every line of FILE (one command per line, as "
+                         "POST /v1/import takes them), then record them all in one "
+                         "transaction, or nothing and name every bad line.")
+    imp.add_argument("file", help="the JSON Lines file to record")
+    imp.add_argument("--recorded-by", metavar="NAME",
+                     help="who the ledger names as recorder (default SAMSYN_RECORDER_NAME)")
     imp.set_defaults(func=_import)
-    project = sub.add_parser("project", help="keep the read models up to date (own process)")
+    project = sub.add_parser("project", help="keep the read models up to date (own process)",
+                             description="Fold new entries into the read models until "
+                             "stopped; run it when the service has "
+                             "SAMSYN_PROJECTIONS_IN_PROCESS=false.")
     project.set_defaults(func=_project)
-    seal = sub.add_parser("seal", help="keep the integrity log sealed and signed (own process)")
+    seal = sub.add_parser("seal", help="keep the integrity log sealed and signed (own process)",
+                          description="Seal new entries into the integrity log and sign "
+                          "checkpoints until stopped; run it when the service has "
+                          "SAMSYN_SEAL_IN_PROCESS=false. It needs the signing key file.")
     seal.set_defaults(func=_seal)
     rebuild = sub.add_parser("rebuild", help="rebuild read models beside the live ones, "
-                             "then swap them in")
+                             "then swap them in",
+                             description="Rebuild every read model (or one) from the "
+                             "ledger beside the live ones, and swap them in when complete.")
     rebuild.add_argument("name", nargs="?", help="one read model (default: all)")
     rebuild.set_defaults(func=_rebuild)
-    token = sub.add_parser("token", help="create, revoke or list API accounts")
-    token.add_argument("action", choices=["create", "revoke", "list"])
-    token.add_argument("name", nargs="?", default="")
+    token = sub.add_parser("token", help="create, revoke or list API accounts",
+                           description="Accounts of the API. A token is printed once, at "
+                           "creation, and stored only as a hash.")
+    token.add_argument("action", choices=["create", "revoke", "list"],
+                       help="create an account and print its token; revoke one; list them")
+    token.add_argument("name", nargs="?", default="", help="the account's name")
     token.add_argument("--role", choices=["admin", "registrar", "auditor", "reader"],
-                       default="reader")
-    token.add_argument("--organisation", action="append",
+                       default="reader",
+                       help="admin: everything; registrar: the acts of its organisations; "
+                       "auditor: reads everything, with recorders; reader: read models "
+                       "(default)")
+    token.add_argument("--organisation", action="append", metavar="ORG",
                        help="an organisation a registrar acts for (repeat for several)")
     token.set_defaults(func=_token)
     integrity_cli.add_parsers(sub)

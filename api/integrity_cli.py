@@ -283,8 +283,12 @@ def proof(
     from ledger.integrity.errors import IntegrityError
 
     out: dict[str, Any]
-    with _opened(settings, schema) as (_, integrity):
+    with _opened(settings, schema) as (ledger, integrity):
         try:
+            if args.kind == "inclusion" and not 1 <= args.position <= ledger.max_position():
+                _err(f"no entry at position {args.position}: the ledger holds positions 1 to "
+                     f"{ledger.max_position()}")
+                return 1
             if args.kind == "inclusion":
                 receipt = integrity.receipt(args.position, args.tree_size)
                 out = {
@@ -366,9 +370,9 @@ def add_parsers(sub: Any) -> None:
     prf = command("proof", proof, help="print an inclusion or consistency proof as JSON")
     kinds = prf.add_subparsers(dest="kind", required=True)
     inc = kinds.add_parser("inclusion", help="inclusion proof of the entry at POSITION")
-    inc.add_argument("position", type=int)
+    inc.add_argument("position", type=int, help="the entry's ledger position")
     inc.add_argument("--tree-size", type=int, default=None,
                      help="tree size (default: the latest checkpoint's)")
     con = kinds.add_parser("consistency", help="consistency proof between two tree sizes")
-    con.add_argument("first", type=int)
-    con.add_argument("second", type=int)
+    con.add_argument("first", type=int, help="the earlier tree size")
+    con.add_argument("second", type=int, help="the later tree size")
