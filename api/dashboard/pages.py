@@ -136,7 +136,8 @@ def read_page(request: Request, as_of: str | None, known_at: str | None,
         try:
             moment = datetime.fromisoformat(known_at)
         except ValueError:
-            error = Strings(chosen)("when.invalid", field="known_at", value=known_at)
+            words = Strings(chosen)
+            error = words("when.invalid", field=words("field.known_at"), value=known_at)
         else:
             moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     day = moment.astimezone(UTC).date() if moment else today
@@ -144,7 +145,8 @@ def read_page(request: Request, as_of: str | None, known_at: str | None,
         try:
             day = date.fromisoformat(as_of)
         except ValueError:
-            error = Strings(chosen)("when.invalid", field="as_of", value=as_of)
+            words = Strings(chosen)
+            error = words("when.invalid", field=words("field.as_of"), value=as_of)
     return Page(
         path=request.url.path, lang=chosen, today=today, as_of=day, known_at=moment,
         as_of_param=as_of or None, known_at_param=known_at or None, error=error,

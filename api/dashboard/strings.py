@@ -57,15 +57,17 @@ SV: Final[dict[str, str]] = {
     "when.legend": "Visa läget",
     "when.as_of": "Läget per",
     "when.known_at": "Som liggaren kände till det vid (UTC)",
-    "when.auditors": "För granskare: som känt vid en tidpunkt",
+    "when.auditors": "För granskning: så som liggaren visade det vid en viss tidpunkt",
     "when.show": "Visa",
-    "when.today": "Idag",
+    "when.today": "I dag",
     "when.heading": "Läget per {day}",
-    "when.heading_today": "Läget idag, {day}",
+    "when.heading_today": "Läget i dag, {day}",
     "when.known_banner": "Visar vad liggaren kände till {known_at} UTC. Senare registreringar "
                          "syns inte.",
-    "when.invalid": "Ogiltigt värde för {field}: ”{value}”. Ange datum som ÅÅÅÅ-MM-DD och "
-                    "tidpunkt som ÅÅÅÅ-MM-DDTTT:MM.",
+    "when.invalid": "”{value}” går inte att läsa som {field}. Skriv ett datum som "
+                    "2021-03-25 och en tidpunkt som 2021-03-25 14:30.",
+    "field.as_of": "datum för läget",
+    "field.known_at": "tidpunkt för granskning",
     "live.label": "Uppdatering",
     "live.connecting": "Ansluter …",
     "live.live": "Uppdateras direkt",
@@ -75,7 +77,7 @@ SV: Final[dict[str, str]] = {
     "summary.label": "Sammanfattning",
     "summary.count": "{value} av {total}",
     "summary.agreements": "avtal och planer i kraft",
-    "summary.adoption": "rekommendationer antagna av alla adresserade huvudmän",
+    "summary.adoption": "rekommendationer antagna av alla huvudmän de riktar sig till",
     "summary.consultations": "tillfrågade huvudmän har inte svarat på remiss",
     "summary.assignments": "uppdrag är försenade",
     "agreements.heading": "Avtal och planer",
@@ -154,7 +156,7 @@ SV: Final[dict[str, str]] = {
     "adoption.no_paragraph": "ingen § registrerad",
     "adoption.verified": "Justerad",
     "adoption.verified_yes": "Ja, {day}",
-    "adoption.verified_no": "Nej, inte justerad",
+    "adoption.verified_no": "Ingen justering registrerad",
     "adoption.conditions": "Villkor",
     "adoption.condition_met": "uppfyllt {day}",
     "adoption.condition_pending": "ej uppfyllt",
@@ -210,7 +212,7 @@ SV: Final[dict[str, str]] = {
     "assignments.owner": "Ansvarig",
     "assignments.due": "Senast",
     "assignments.status": "Läge",
-    "assignments.given_by": "Givet genom",
+    "assignments.given_by": "Uppdraget gavs genom",
     "assignments.no_due": "inget datum",
     "assignments.moved_from": "flyttat från {day}",
     "assignments.done_heading": "Klara uppdrag ({count})",
@@ -307,8 +309,8 @@ SV: Final[dict[str, str]] = {
     "appeal_state.annulled": "Upphävt",
     "appeal_state.final": "Har vunnit laga kraft",
     "error.not_found": "Hittades inte",
-    "footer.source": "Allt på sidan kommer från Samsyns läsmodeller. Uppgifter om vem som "
-                     "registrerat visas inte här.",
+    "footer.source": "Allt på sidan kommer från Samsyns liggare över beslut och händelser. "
+                     "Uppgifter om vem som registrerat visas inte här.",
     "footer.api": "Samma uppgifter som data: API-dokumentationen",
 }
 
@@ -330,15 +332,17 @@ EN: Final[dict[str, str]] = {
     "when.legend": "Show the state",
     "when.as_of": "As of",
     "when.known_at": "As the ledger knew it at (UTC)",
-    "when.auditors": "For auditors: as known at a moment",
+    "when.auditors": "For audit: as the ledger showed it at a given moment",
     "when.show": "Show",
     "when.today": "Today",
     "when.heading": "As of {day}",
     "when.heading_today": "Today, {day}",
     "when.known_banner": "Showing what the ledger knew at {known_at} UTC. Later entries are "
                          "not shown.",
-    "when.invalid": "Not a valid {field}: “{value}”. Give dates as YYYY-MM-DD and moments as "
-                    "YYYY-MM-DDTHH:MM.",
+    "when.invalid": "“{value}” cannot be read as {field}. Write a date as 2021-03-25 and "
+                    "a moment as 2021-03-25 14:30.",
+    "field.as_of": "the date of the view",
+    "field.known_at": "the moment for audit",
     "live.label": "Updates",
     "live.connecting": "Connecting …",
     "live.live": "Updating live",
@@ -427,7 +431,7 @@ EN: Final[dict[str, str]] = {
     "adoption.no_paragraph": "no § registered",
     "adoption.verified": "Verified",
     "adoption.verified_yes": "Yes, {day}",
-    "adoption.verified_no": "No, not verified",
+    "adoption.verified_no": "No verification recorded",
     "adoption.conditions": "Conditions",
     "adoption.condition_met": "met {day}",
     "adoption.condition_pending": "not met",
@@ -483,7 +487,7 @@ EN: Final[dict[str, str]] = {
     "assignments.owner": "Owner",
     "assignments.due": "Due",
     "assignments.status": "State",
-    "assignments.given_by": "Given by",
+    "assignments.given_by": "Given by the decision",
     "assignments.no_due": "no date",
     "assignments.moved_from": "moved from {day}",
     "assignments.done_heading": "Done ({count})",
@@ -580,8 +584,8 @@ EN: Final[dict[str, str]] = {
     "appeal_state.annulled": "Annulled",
     "appeal_state.final": "Final",
     "error.not_found": "Not found",
-    "footer.source": "Everything on this page comes from Samsyn's read models. Who recorded "
-                     "what is not shown here.",
+    "footer.source": "Everything on this page comes from Samsyn's ledger of decisions and "
+                     "events. Who recorded what is not shown here.",
     "footer.api": "The same facts as data: the API documentation",
 }
 

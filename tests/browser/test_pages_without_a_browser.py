@@ -52,10 +52,14 @@ def test_the_page_allows_only_its_own_origin(client: TestClient) -> None:
     assert css.status_code == 200 and "url(http" not in css.text and "@import" not in css.text
 
 
-def test_a_date_that_is_no_date_is_explained(client: TestClient) -> None:
+def test_a_date_that_is_no_date_is_explained_in_words_not_parameter_names(
+    client: TestClient,
+) -> None:
     response = client.get("/", params={"as_of": "30/06/2021"})
     assert response.status_code == 400
-    assert "Ogiltigt värde för as_of" in response.text
+    assert "”30/06/2021” går inte att läsa som datum för läget" in response.text
+    assert "som as_of" not in response.text
+    assert "ÅÅÅÅ" not in response.text
 
 
 def test_an_empty_date_field_means_today(client: TestClient) -> None:
