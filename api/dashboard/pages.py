@@ -31,7 +31,13 @@ from fastapi.templating import Jinja2Templates
 from api.auth import current_account
 from api.dashboard.strings import DEFAULT, SYMBOLS, Language, Strings, language
 from api.dashboard.timeline import decision_path, matter_path, timelines
-from api.dashboard.views import assignment_order, matrix, summary
+from api.dashboard.views import (
+    agreement_existed,
+    assignment_order,
+    consultation_existed,
+    matrix,
+    summary,
+)
 from projections.consultations import ConsultationResponse, ConsultationStatus
 from projections.matter_timeline import TimelineEntry
 from projections.queries import ReadModels
@@ -83,6 +89,7 @@ class Page:
     known_at_param: str | None
     error: str | None = None
     position: int = 0
+    recorded_until: datetime | None = None
     t: Strings = field(init=False)
 
     def __post_init__(self) -> None:
@@ -174,7 +181,16 @@ def caught_up(request: Request, page: Page, after: str | None) -> Page:
         except (TimeoutError, RunnerFailed) as e:
             log.warning("page rendered before the read models caught up", after=position,
                         error=str(e))
-    return replace(page, position=models.position())
+    position = models.position()
+    return replace(page, position=position, recorded_until=recorded_at(request, position))
+
+
+def recorded_at(request: Request, position: int) -> datetime | None:
+    """When the entry at ``position`` was recorded: how current what the page shows is."""
+    if position < 1:
+        return None
+    found = request.app.state.ledger.read(after=position - 1, limit=1)
+    return found[0].recorded_at if found else None
 
 
 def render(request: Request, page: Page, template: str, status: int = 200,
@@ -216,10 +232,12 @@ def home(request: Request, as_of: str | None = None, known_at: str | None = None
     page = caught_up(request, page, after)
     models: ReadModels = request.app.state.read_models
     at: dict[str, Any] = {"as_of": page.as_of, "known_at": page.known_at}
-    agreements = sorted(models.list_agreements(**at), key=lambda a: (a.valid_from, a.ref))
+    agreements = sorted((a for a in models.list_agreements(**at)
+                         if agreement_existed(a, page.as_of)),
+                        key=lambda a: (a.valid_from, a.ref))
     adoptions = sorted(models.list_adoption(**at), key=lambda a: (a.issued_on, a.ref))
     consultations = sorted(
-        models.consultations(**at),
+        (c for c in models.consultations(**at) if consultation_existed(c, page.as_of)),
         key=lambda c: (ROUND_ORDER.get(c.state, 9), -c.opens_on.toordinal(), c.ref),
     )
     assignments = assignment_order(models.assignments(**at))

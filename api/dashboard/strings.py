@@ -66,6 +66,10 @@ SV: Final[dict[str, str]] = {
                          "syns inte.",
     "when.invalid": "”{value}” går inte att läsa som {field}. Skriv ett datum som "
                     "2021-03-25 och en tidpunkt som 2021-03-25 14:30.",
+    "when.recorded_until": "Bygger på det som registrerats i liggaren t.o.m. {day} (post "
+                           "{position}). Det som beslutats senare men inte registrerats syns "
+                           "inte.",
+    "when.nothing_recorded": "Inget är registrerat i liggaren ännu.",
     "field.as_of": "datum för läget",
     "field.known_at": "tidpunkt för granskning",
     "live.label": "Uppdatering",
@@ -341,6 +345,10 @@ EN: Final[dict[str, str]] = {
                          "not shown.",
     "when.invalid": "“{value}” cannot be read as {field}. Write a date as 2021-03-25 and "
                     "a moment as 2021-03-25 14:30.",
+    "when.recorded_until": "Based on what was recorded in the ledger up to {day} (entry "
+                           "{position}). What was decided later but not yet recorded does not "
+                           "show.",
+    "when.nothing_recorded": "Nothing is recorded in the ledger yet.",
     "field.as_of": "the date of the view",
     "field.known_at": "the moment for audit",
     "live.label": "Updates",

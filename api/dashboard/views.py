@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from projections.adoption import ADOPTED, Adoption, PrincipalOutcome
@@ -111,3 +112,17 @@ def assignment_order(assignments: Sequence[AssignmentStatus]) -> list[Assignment
     return sorted(assignments, key=lambda a: (rank.get(a.status, 9),
                                               a.due_on.isoformat() if a.due_on else "9999",
                                               a.ref.casefold()))
+
+
+def agreement_existed(agreement: AgreementStatus, day: date) -> bool:
+    """Whether the page as of ``day`` shows ``agreement``: from the day it starts, or from a
+    party's first decision on it if that came earlier (a plan being adopted). Before both it
+    did not exist yet, and a page about the past never shows what came later."""
+    decided = [d.decided_on for change in (*agreement.history, *agreement.pending_changes)
+               for d in (*change.decided, *change.awaiting_conditions)]
+    return min([agreement.valid_from, *decided]) <= day
+
+
+def consultation_existed(consultation: ConsultationStatus, day: date) -> bool:
+    """Whether the page as of ``day`` shows ``consultation``: from the day it opens."""
+    return consultation.opens_on <= day

@@ -83,3 +83,30 @@ def test_an_unknown_matter_or_decision_is_a_404_page(client: TestClient) -> None
 def test_the_pages_are_not_part_of_the_api_contract(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if not p.startswith("/v1/") and p not in ("/health", "/ready")]
+
+
+def test_every_page_says_how_current_its_data_is(client: TestClient) -> None:
+    feed = client.get("/v1/events", params={"after": 0, "limit": 1000}).json()["items"]
+    last = feed[-1]
+    page = client.get("/")
+    assert page.status_code == 200
+    assert (f"t.o.m. {last['recorded_at'][:10]} (post {last['position']})"
+            in page.text)
+
+
+@pytest.mark.parametrize("day", ["1990-01-01", "2021-06-30"])
+def test_a_page_about_the_past_shows_nothing_that_came_later(
+    client: TestClient, day: str
+) -> None:
+    page = client.get("/", params={"as_of": day})
+    assert page.status_code == 200
+    later_agreements = [a["title"] for a in client.get("/v1/agreements").json()["items"]
+                        if a["valid_from"] > day and a["pending_changes"]
+                        and not any(d["decided_on"] <= day for c in a["pending_changes"]
+                                    for d in c["decided"])]
+    later_rounds = [c["subject"] for c in client.get("/v1/consultations").json()["items"]
+                    if c["opens_on"] > day]
+    assert later_agreements and later_rounds
+    for text in later_agreements + later_rounds:
+        assert text not in page.text
+    assert "tillfrågas" not in page.text
