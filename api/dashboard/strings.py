@@ -27,7 +27,7 @@ SYMBOLS: Final[dict[str, str]] = {
     "overdue": "!",
     "not_addressed": "–",
     "answered": "✓",
-    "late": "⏱",
+    "late": "◷",
     "missing": "✗",
     "in_force": "●",
     "open": "○",

@@ -97,10 +97,24 @@ def test_selecting_a_cell_shows_body_date_paragraph_and_verification(desktop: Vi
     municipality = row.locator('td[data-principal="Berg"]')
     municipality.locator("summary").click()
     expect(details).to_be_hidden()
-    expect(municipality.locator(".verified-no")).to_contain_text("Nej")
+    expect(municipality.locator(".verified-no")).to_contain_text("Ingen justering registrerad")
     municipality.locator(".pop").get_by_role("link").click()
     expect(page.locator("h1")).to_have_text(
         "Berg/KS 2021-09-28 Hemsjukvårdsavtalet t.o.m. 2022-12-31")
+
+
+def test_an_open_cell_closes_with_its_own_button_and_gives_focus_back(desktop: Visit) -> None:
+    page = desktop.open("/")
+    row = page.locator(f'tr[data-recommendation="{EXTENSION_RECOMMENDATION}"]')
+    cell = row.locator('td[data-principal="RJH"]')
+    cell.locator("summary").click()
+    close = cell.get_by_role("button", name="Stäng")
+    expect(close).to_be_visible()
+    box = close.bounding_box()
+    assert box is not None and box["width"] >= 24 and box["height"] >= 24
+    close.click()
+    expect(cell.locator(".pop")).to_be_hidden()
+    expect(cell.locator("summary")).to_be_focused()
 
 
 def test_the_home_care_agreement_ends_2022_12_31_today_and_2021_12_31_as_of_mid_2021(

@@ -51,9 +51,23 @@
   });
 
   document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest(".matrix [data-close]");
+    if (close) {
+      var details = close.closest("details");
+      details.open = false;
+      details.querySelector("summary").focus();
+      return;
+    }
     if (event.target.closest && event.target.closest(".matrix details")) return;
     openCells().forEach(function (d) { d.open = false; });
   });
+
+  /* Each open cell has a close button; it needs the script, so the script shows it. */
+  function showCloseButtons(root) {
+    Array.prototype.forEach.call(root.querySelectorAll(".matrix [data-close]"),
+      function (button) { button.hidden = false; });
+  }
+  showCloseButtons(document);
 
   /* 3. The date form --------------------------------------------------------------------- */
 
@@ -116,6 +130,7 @@
     var active = document.activeElement;
     var focus = main.contains(active) ? keyOf(active) : null;
     main.replaceChildren.apply(main, Array.prototype.slice.call(next.childNodes));
+    showCloseButtons(main);
     Array.prototype.forEach.call(main.querySelectorAll("details[data-key]"), function (d) {
       if (open.indexOf(d.dataset.key) >= 0) d.open = true;
     });
