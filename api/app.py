@@ -7,11 +7,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 import structlog
 from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +30,7 @@ from ledger.integrity.sealer import Sealer
 from ledger.logs import configure_logging
 from ledger.settings import Settings, get_settings
 from ledger.storage import persistence_env
+from projections.failures import ReadModelFailed
 from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
 
@@ -166,16 +169,32 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/ready", tags=["operations"], summary="The database answers",
-             responses={503: {}})
-    def ready(request: Request) -> dict[str, Any]:
-        """Ready when the database answers and the read models are within
-        ``READY_LAG`` entries of the ledger's head."""
+             responses={503: {}}, response_model=None)
+    def ready(request: Request) -> dict[str, Any] | JSONResponse:
+        """Ready when the database answers, no read model has set aside an entry it failed
+        on, and the read models are within ``READY_LAG`` entries of the ledger's head.
+
+        Not ready (503) names each read model and the position of each entry it failed on,
+        also as ``failures`` (read model, position, error, since, attempts)."""
         ledger: Ledger = request.app.state.ledger
+        read_models: ReadModels = request.app.state.read_models
         try:
             head = ledger.max_position()
-            projected = request.app.state.read_models.position()
+            projected = read_models.position()
+            failing = read_models.failures()
         except PersistenceError as e:
             raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
+        if failing:
+            return problems.problem(
+                503, ReadModelFailed.kind, ReadModelFailed.title,
+                "; ".join(f.line() for f in failing[:10]),
+                [{"field": f"read_models.{f.read_model}",
+                  "reason": f"failed on the entry at position {f.position}: {f.error}"}
+                 for f in failing[:100]],
+                headers={"Retry-After": "30"},
+                extensions={"head": head, "read_models": projected,
+                            "failures": [asdict(f) for f in failing[:100]]},
+            )
         if head - projected > READY_LAG:
             raise HTTPException(503, f"the read models are {head - projected} entries behind",
                                 headers={"Retry-After": "2"})

@@ -137,6 +137,29 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from ledger.application import Ledger
+    from ledger.storage import persistence_env
+    from projections.queries import ReadModels
+
+    settings = get_settings()
+    ledger = Ledger(env=persistence_env(settings))
+    try:
+        head = ledger.max_position()
+    finally:
+        ledger.close()
+    with ReadModels(settings) as read_models:
+        positions = read_models.positions()
+        failing = read_models.failures()
+    print(f"ledger head {head}")
+    for name, position in positions.items():
+        print(f"read model {name} at {position}" + (f" ({head - position} behind)"
+                                                  if position < head else ""))
+    for failure in failing:
+        print(f"samsyn: {failure.line()}", file=sys.stderr)
+    return 1 if failing else 0
+
+
 def _token(args: argparse.Namespace) -> int:
     from api.accounts import AccountStore
 
@@ -218,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "ledger beside the live ones, and swap them in when complete.")
     rebuild.add_argument("name", nargs="?", help="one read model (default: all)")
     rebuild.set_defaults(func=_rebuild)
+    status = sub.add_parser("status", help="the ledger's head, each read model's position, "
+                            "and every entry a read model failed on (exit 1 if any)",
+                            description="Print the ledger's head and each read model's "
+                            "position; name every entry a read model set aside because it "
+                            "failed on it, and exit 1 while there is any.")
+    status.set_defaults(func=_status)
     token = sub.add_parser("token", help="create, revoke or list API accounts",
                            description="Accounts of the API. A token is printed once, at "
                            "creation, and stored only as a hash.")

@@ -43,10 +43,11 @@ log = structlog.get_logger("samsyn.api")
 
 def problem(
     status: int, kind: str, title: str, detail: str, errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    """A problem document; ``extensions`` are further members (RFC 9457, section 3.2)."""
     body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status,
-                            "detail": detail}
+                            "detail": detail, **(extensions or {})}
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, Self
 
 import psycopg
@@ -75,6 +75,10 @@ class Tx(ABC):
         """Suffix of a SELECT that locks the selected rows until commit ("" on SQLite)."""
 
     @abstractmethod
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A block whose changes are undone, alone, if it raises; the transaction goes on."""
+
+    @abstractmethod
     def lock_schema(self) -> None:
         """Hold the database's lock on its schema until commit: one holder at a time.
 
@@ -125,6 +129,17 @@ class SQLiteTx(Tx):
 
     def lock_rows_sql(self) -> str:
         return ""
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._conn.execute("SAVEPOINT samsyn_block")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK TO SAVEPOINT samsyn_block")
+            self._conn.execute("RELEASE SAVEPOINT samsyn_block")
+            raise
+        self._conn.execute("RELEASE SAVEPOINT samsyn_block")
 
     def lock_schema(self) -> None:
         """A write transaction already holds SQLite's one write lock."""
@@ -186,8 +201,22 @@ class PostgresTx(Tx):
     def lock_rows_sql(self) -> str:
         return " FOR UPDATE"
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self._cur.connection.transaction():
+            yield
+
     def lock_schema(self) -> None:
         self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"{self._lock}:{self._schema}"])
+
+
+def store_trouble(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be used (rather than that what was
+    asked of it was wrong): such errors are retried, others are the caller's to report."""
+    return isinstance(
+        error, (StoreUnavailable, psycopg.OperationalError, psycopg.InterfaceError,
+                sqlite3.OperationalError)
+    )
 
 
 def _serial_queries(conn: psycopg.Connection[Row]) -> None:
@@ -315,16 +344,40 @@ class Database:
                 self._sqlite_connections.append(conn)
         return conn
 
+    def _discard_sqlite(self, conn: sqlite3.Connection) -> None:
+        """Close a connection that failed, so that the next transaction opens a fresh one.
+
+        A connection opened while the file was read-only (or on a file since deleted or
+        replaced) keeps failing after the file is right again; it is never reused.
+        """
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        with self._lock:
+            if conn in self._sqlite_connections:
+                self._sqlite_connections.remove(conn)
+        with suppress(sqlite3.Error):
+            conn.close()
+
     @contextmanager
     def _sqlite_transaction(self, write: bool) -> Iterator[Tx]:
-        conn = self._sqlite_connection()
+        conn: sqlite3.Connection | None = None
         try:
+            conn = self._sqlite_connection()
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        except sqlite3.OperationalError as e:
+        except sqlite3.Error as e:
+            if conn is not None:
+                self._discard_sqlite(conn)
             raise self._unavailable(e) from e
         try:
             yield SQLiteTx(conn)
+        except sqlite3.OperationalError as e:
+            self._discard_sqlite(conn)
+            raise self._unavailable(e) from e
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            self._discard_sqlite(conn)
+            raise self._unavailable(e) from e

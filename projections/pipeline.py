@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from eventsourcing.utils import resolve_topic
 
 from ledger.application import Ledger
-from ledger.database import Tx
+from ledger.database import Tx, store_trouble
+from projections import failures
 from projections.adoption import AdoptionModel
 from projections.agreement_status import AgreementStatusModel
 from projections.assignments import AssignmentsModel
@@ -24,6 +25,7 @@ from projections.db import Database
 from projections.decision_register import DecisionRegisterModel
 from projections.decoding import EntryDecoder
 from projections.facts import FactTables, Item
+from projections.failures import Failure, describe
 from projections.matter_timeline import MatterTimelineModel
 from projections.readmodel import FoldedReadModel, ReadModel
 
@@ -82,6 +84,7 @@ def ensure_tables(database: Database, models: Sequence[ReadModel] = READ_MODELS)
             f"read_model {tx.text} PRIMARY KEY, position BIGINT NOT NULL,"
             " version INTEGER NOT NULL)"
         )
+        failures.create(tx)
         for model in models:
             model.create(tx)
         tx.executemany(
@@ -126,19 +129,40 @@ def read_page(
 
     Bookkeeping entries are read but not returned: the position still moves past them.
     """
+    last, items, _ = read_page_carefully(ledger, after, limit, upto, careful=False)
+    return last, items
+
+
+def read_page_carefully(
+    ledger: Ledger, after: int, limit: int, upto: int | None = None, *, careful: bool = True
+) -> tuple[int | None, list[Item], list[Failure]]:
+    """:func:`read_page`, and ``careful``: an entry that cannot be decoded or filed is left
+    out and answered as a failure of the audit trail (which files every entry)."""
     notifications = ledger.recorder.select_notifications(
         start=after, limit=limit, stop=upto, inclusive_of_start=False
     )
     if not notifications:
-        return None, []
+        return None, [], []
     decoder = EntryDecoder(ledger.mapper)
     items = []
+    failed = []
     for n in notifications:
-        kind = kind_of(n.topic)
-        if kind not in UNTRACKED_KINDS:
-            items.append(decoder.item(n, kind))
-    file(items)
-    return notifications[-1].id, items
+        try:
+            kind = kind_of(n.topic)
+            if kind in UNTRACKED_KINDS:
+                continue
+            item = decoder.item(n, kind)
+            if careful:
+                file([item])
+        except Exception as e:
+            if not careful or store_trouble(e):
+                raise
+            failed.append(Failure(AUDIT.name, n.id, describe(e)))
+            continue
+        items.append(item)
+    if not careful:
+        file(items)
+    return notifications[-1].id, items, failed
 
 
 def file(items: Sequence[Item]) -> None:
@@ -177,3 +201,57 @@ def touched_keys(tx: Tx, facts: FactTables, after: int, upto: int) -> set[str]:
             [after, upto, after, upto],
         )
     }
+
+
+def apply_page_carefully(
+    tx: Tx,
+    models: Sequence[ReadModel],
+    items: Sequence[Item],
+    positions: dict[str, int],
+    facts: FactTables,
+    *,
+    unfiled: Iterable[int] = (),
+) -> list[Failure]:
+    """:func:`apply_page`, setting aside each entry a read model fails on: the others (and
+    that read model's other entries) are applied. Answers the failures.
+
+    Entries at ``unfiled`` positions (the audit trail could not file them) are applied to
+    no folded read model: their facts are not there to fold. Store trouble is raised.
+    """
+    failed: list[Failure] = []
+    unfiled = set(unfiled)
+    for model in models:
+        done = positions[model.name]
+        todo = [i for i in items if i.position > done
+                and (model is AUDIT or i.position not in unfiled)]
+        if not todo:
+            continue
+        try:
+            with tx.savepoint():
+                model.apply(tx, todo, facts)
+            continue
+        except Exception as e:
+            if store_trouble(e):
+                raise
+        for item in todo:
+            error = apply_one(tx, model, item, facts)
+            if error is not None:
+                failed.append(error)
+                if model is AUDIT:
+                    unfiled.add(item.position)
+    return failed
+
+
+def apply_one(
+    tx: Tx, model: ReadModel, item: Item, facts: FactTables, suffix: str = "",
+    *, bulk: bool = False,
+) -> Failure | None:
+    """Apply one entry to one read model in a savepoint; answer its failure, if any."""
+    try:
+        with tx.savepoint():
+            model.apply(tx, [item], facts, suffix, bulk=bulk)
+    except Exception as e:
+        if store_trouble(e):
+            raise
+        return Failure(model.name, item.position, describe(e))
+    return None

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from ledger.settings import Settings
+from projections import failures
 from projections.adoption import Adoption, adoption
 from projections.agreement_status import AgreementState, AgreementStatus, agreement_status
 from projections.assignments import AssignmentState, AssignmentStatus, assignment_status
@@ -25,6 +26,7 @@ from projections.db import Database
 from projections.decision_register import DecisionEntry, decision_entry
 from projections.derivations import same
 from projections.facts import fact_tables, key, to_micros
+from projections.failures import Failure
 from projections.matter_timeline import (
     MatterTimeline,
     entry_positions,
@@ -96,6 +98,18 @@ class ReadModels:
         with self.database.transaction(write=False) as tx:
             positions = tracked(tx, (m.name for m in READ_MODELS))
         return min((p for p, _ in positions.values()), default=0)
+
+    def positions(self) -> dict[str, int]:
+        """The ledger position each read model has applied, by name."""
+        with self.database.transaction(write=False) as tx:
+            positions = tracked(tx, (m.name for m in READ_MODELS))
+        return {m.name: positions[m.name][0] for m in READ_MODELS if m.name in positions}
+
+    def failures(self) -> list[Failure]:
+        """Every entry a read model set aside because it failed on it (see
+        :mod:`projections.failures`)."""
+        with self.database.transaction(write=False) as tx:
+            return failures.listed(tx)
 
     # 1. Agreement status ----------------------------------------------------------------------
 

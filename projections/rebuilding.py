@@ -25,20 +25,25 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import structlog
 
 from ledger.application import Ledger
+from ledger.database import store_trouble
+from ledger.errors import SamsynError
 from ledger.settings import Settings
 from ledger.storage import persistence_env
+from projections import failures
 from projections.db import Database
 from projections.facts import FactTables, Item, Loader, fact_tables
+from projections.failures import Failure, ReadModelFailed, describe
 from projections.pipeline import (
     AUDIT,
     FOLDED,
     REBUILD_SUFFIX,
+    apply_one,
     apply_page,
     ensure_tables,
     read_models,
@@ -88,13 +93,15 @@ def rebuild(
     ``workers``: processes to use (default: on PostgreSQL, for a large ledger and with four
     cores or more, up to four; else none besides this one).
     """
+    models = read_models([name] if name else None)
     ledger = Ledger(env=persistence_env(settings, schema=schema))
     database = Database(settings, schema=schema)
     try:
-        return rebuild_into(
-            database, ledger, read_models([name] if name else None), progress, page_size,
-            workers=workers,
-        )
+        return rebuild_into(database, ledger, models, progress, page_size, workers=workers)
+    except Exception as e:
+        if isinstance(e, SamsynError) or store_trouble(e):
+            raise
+        raise SamsynError(f"rebuilding {name or 'the read models'} failed: {describe(e)}") from e
     finally:
         database.close()
         ledger.close()
@@ -153,6 +160,7 @@ def rebuild_into(
                 tx.execute(f"DROP TABLE IF EXISTS {tx.table(table)}")
                 tx.execute(f'ALTER TABLE {tx.table(new)} RENAME TO "{table}"')
             set_position(tx, model.name, position, model.version)
+        failures.clear_all(tx, names)
     if progress is not None:
         progress(position, position)
     log.info("rebuild swapped in", read_models=names, position=position)
@@ -267,12 +275,39 @@ def _file_all(
 
 
 def _file(database: Database, after: int, items: Sequence[Item]) -> None:
-    """File ``items``, the entries after position ``after``, in one transaction."""
-    with database.transaction(write=True) as tx:
-        apply_page(
-            tx, [AUDIT], items, {AUDIT.name: after}, fact_tables(REBUILD_SUFFIX),
-            suffix=REBUILD_SUFFIX, bulk=True,
-        )
+    """File ``items``, the entries after position ``after``, in one transaction.
+
+    Raises :class:`~projections.failures.ReadModelFailed` naming the first entry that
+    cannot be filed."""
+    facts = fact_tables(REBUILD_SUFFIX)
+    try:
+        with database.transaction(write=True) as tx:
+            apply_page(
+                tx, [AUDIT], items, {AUDIT.name: after}, facts, suffix=REBUILD_SUFFIX,
+                bulk=True,
+            )
+    except Exception as e:
+        if store_trouble(e):
+            raise
+        raise ReadModelFailed(_first_failure(database, items, facts, e)) from e
+
+
+class _Undo(Exception):
+    """Leaves a transaction rolled back."""
+
+
+def _first_failure(
+    database: Database, items: Sequence[Item], facts: FactTables, error: Exception
+) -> Failure:
+    """The first of ``items`` the audit trail cannot file (tried one by one, then undone)."""
+    found = None
+    with suppress(_Undo), database.transaction(write=True) as tx:
+        for item in items:
+            found = apply_one(tx, AUDIT, item, facts, REBUILD_SUFFIX, bulk=True)
+            if found is not None:
+                break
+        raise _Undo
+    return found or Failure(AUDIT.name, items[0].position if items else 0, describe(error))
 
 
 def _materialise_all(

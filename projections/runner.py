@@ -19,20 +19,27 @@ from collections.abc import Iterable
 
 import psycopg
 import structlog
+from eventsourcing.persistence import PersistenceError
 from psycopg import sql
 
 from ledger.application import Ledger
-from ledger.following import Follower, stop_on_signals
+from ledger.database import store_trouble
+from ledger.following import MAX_BACKOFF, Follower, stop_on_signals
 from ledger.settings import Settings
 from ledger.storage import persistence_env
-from projections.db import Database
-from projections.facts import fact_tables
+from projections import failures
+from projections.db import Database, Tx
+from projections.facts import Item, fact_tables
+from projections.failures import Backoff, Failure, describe
 from projections.pipeline import (
     AUDIT,
+    apply_one,
     apply_page,
+    apply_page_carefully,
     ensure_tables,
     read_models,
     read_page,
+    read_page_carefully,
     set_position,
     stale,
     tracked,
@@ -81,6 +88,7 @@ class ProjectionRunner(Follower):
         self._position = 0
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
+        self._retry = Backoff(MAX_BACKOFF)
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -164,6 +172,8 @@ class ProjectionRunner(Follower):
     def run_once(self) -> int:
         """Apply everything appended so far; answer how many positions it moved on."""
         self.prepare()
+        if self._retry.due():
+            self._retry_failures()
         total = 0
         while not self._stop.is_set():
             count = self._apply_next_page()
@@ -176,24 +186,92 @@ class ProjectionRunner(Follower):
         names = [m.name for m in self.models]
         with self.database.transaction(write=False) as tx:
             start = min(p for p, _ in tracked(tx, names).values())
-        last, items = read_page(self.ledger, start, self.page_size)
-        if last is None:
-            self._publish(start)
-            return 0
-        with self.database.transaction(write=True) as tx:
-            locked = {name: p for name, (p, _) in tracked(tx, names, lock=True).items()}
-            # A read model behind ``start`` (moved by a concurrent rebuild) waits a round;
-            # a folded one also waits for the facts it folds (the audit trail's).
-            ready = [m for m in self.models if start <= locked[m.name] < last]
-            facts_at = last if AUDIT in ready else locked[AUDIT.name]
-            ready = [m for m in ready if m is AUDIT or facts_at >= last]
+        try:
+            last, items = read_page(self.ledger, start, self.page_size)
+            if last is None:
+                self._publish(start)
+                return 0
+            with self.database.transaction(write=True) as tx:
+                self._apply(tx, names, start, last, items)
+        except Exception as e:
+            if store_trouble(e) or isinstance(e, PersistenceError):
+                raise
+            log.warning("a page of entries failed; applying it entry by entry",
+                        after=start, error=describe(e))
+            self._apply_carefully(names, start)
+        log.debug("applied page", after=start)
+        return self.position - start
+
+    def _apply(self, tx: Tx, names: list[str], start: int, last: int, items: list[Item],
+               careful: list[Failure] | None = None) -> None:
+        """Apply the entries after ``start`` up to ``last`` to each read model not already
+        past them; with ``careful`` (the failures found reading them), entry by entry
+        where a read model fails, adding its failures there."""
+        locked = {name: p for name, (p, _) in tracked(tx, names, lock=True).items()}
+        # A read model behind ``start`` (moved by a concurrent rebuild) waits a round;
+        # a folded one also waits for the facts it folds (the audit trail's).
+        ready = [m for m in self.models if start <= locked[m.name] < last]
+        facts_at = last if AUDIT in ready else locked[AUDIT.name]
+        ready = [m for m in ready if m is AUDIT or facts_at >= last]
+        if careful is None:
             apply_page(tx, ready, items, locked, fact_tables())
-            for model in ready:
-                set_position(tx, model.name, last, model.version)
-                locked[model.name] = last
+        else:
+            unfiled = [f.position for f in careful]
+            careful += apply_page_carefully(tx, ready, items, locked, fact_tables(),
+                                            unfiled=unfiled)
+            failures.record(tx, careful)
+        for model in ready:
+            set_position(tx, model.name, last, model.version)
+            locked[model.name] = last
         self._publish(min(locked.values()))
-        log.debug("applied page", after=start, last=last, count=len(items))
-        return last - start
+
+    def _apply_carefully(self, names: list[str], start: int) -> None:
+        """Apply the next page setting aside each entry a read model fails on."""
+        last, items, failed = read_page_carefully(self.ledger, start, self.page_size)
+        if last is None:
+            return
+        with self.database.transaction(write=True) as tx:
+            self._apply(tx, names, start, last, items, failed)
+        for failure in failed:
+            log.error("read model failed on an entry; set aside, retried later",
+                      read_model=failure.read_model, position=failure.position,
+                      error=failure.error)
+        if failed:
+            self._retry.failed()
+
+    def _retry_failures(self) -> None:
+        """Try the entries set aside again: each applied is forgotten, each failing counted."""
+        by_name = {m.name: m for m in self.models}
+        with self.database.transaction(write=True) as tx:
+            waiting = [f for f in failures.listed(tx, lock=True) if f.read_model in by_name]
+            if not waiting:
+                self._retry.succeeded()
+                return
+            still: list[Failure] = []
+            for failure in waiting:
+                _, items, unread = read_page_carefully(
+                    self.ledger, failure.position - 1, 1, failure.position)
+                if unread or not items:
+                    still.extend(f for f in unread if f.read_model == failure.read_model)
+                    continue
+                model = by_name[failure.read_model]
+                error = apply_one(tx, model, items[0], fact_tables())
+                if error is not None:
+                    still.append(error)
+                    continue
+                failures.clear(tx, failure.read_model, failure.position)
+                if model is AUDIT:  # its facts are there now: the folds take them in
+                    still += [e for m in self.models if m is not AUDIT
+                              if (e := apply_one(tx, m, items[0], fact_tables())) is not None]
+            failures.record(tx, still)
+        if still:
+            self._retry.failed()
+            for failure in still:
+                log.error("read model still fails on an entry", read_model=failure.read_model,
+                          position=failure.position, error=failure.error)
+        else:
+            self._retry.succeeded()
+            log.info("entries set aside are applied", count=len(waiting))
 
     def _publish(self, position: int) -> None:
         with self._progress:
