@@ -7,14 +7,13 @@ import hashlib
 import json
 import secrets
 import sqlite3
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import psycopg
-from psycopg import sql
 
+from ledger.database import Database
 from ledger.errors import AlreadyRecorded, InvalidCommand, Problem
 from ledger.settings import Settings
 
@@ -56,33 +55,36 @@ def token_hash(token: str) -> str:
 
 
 class AccountStore:
-    """Accounts in the ledger's database: SQLite file or PostgreSQL (schema optional)."""
+    """Accounts in the ledger's database (the SQLite file, or the PostgreSQL schema), reached
+    through the one database helper: a database that cannot be reached is
+    :class:`~ledger.errors.StoreUnavailable` (503 with Retry-After), as everywhere.
+
+    Every token is looked up when it is used (an indexed read of one row): a revocation
+    takes effect at once, in every process, and no cache of tokens grows.
+    """
 
     TABLE = "samsyn_accounts"
 
     def __init__(self, settings: Settings, schema: str | None = None) -> None:
         self.settings = settings
-        self.schema = schema
-        self._cache: dict[str, tuple[float, Account | None]] = {}
-        self._execute(
-            "CREATE TABLE IF NOT EXISTS {table} (name TEXT PRIMARY KEY, role TEXT NOT NULL, "
-            "organisations TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE, "
-            "created_at TEXT NOT NULL, revoked_at TEXT)"
-        )
+        self.database = Database(settings, name="samsyn-accounts",
+                                 what="the accounts' database", schema=schema,
+                                 max_connections=max(2, settings.db_pool_size // 2))
+        with self.database.transaction(write=True) as tx:
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {tx.table(self.TABLE)} (name TEXT PRIMARY KEY,"
+                " role TEXT NOT NULL, organisations TEXT NOT NULL,"
+                " token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)"
+            )
 
-    def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if self.settings.is_postgres:
-            table = (sql.Identifier(self.schema, self.TABLE) if self.schema
-                     else sql.Identifier(self.TABLE))
-            query = sql.SQL(statement.replace("?", "%s")).format(table=table)
-            with psycopg.connect(self.settings.database_url,
-                                 connect_timeout=self.settings.db_connect_timeout,
-                                 autocommit=True) as conn:
-                cursor = conn.execute(query, params)
-                return list(cursor.fetchall()) if cursor.description else []
-        with sqlite3.connect(self.settings.sqlite_path, timeout=5) as conn:
-            rows = conn.execute(statement.format(table=self.TABLE), params).fetchall()
-        return list(rows)
+    def close(self) -> None:
+        self.database.close()
+
+    def __del__(self) -> None:
+        # A store made for one call (the command line, a test's set-up) gives back its
+        # connections when dropped, not when the process ends.
+        if hasattr(self, "database"):
+            self.database.close()
 
     def create(self, name: str, role: str, organisations: list[str]) -> str:
         """Create an account; answer its token, which is shown once and stored hashed."""
@@ -94,39 +96,41 @@ class AccountStore:
                                  [Problem("organisations", "name the organisations")])
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         try:
-            self._execute(
-                "INSERT INTO {table} (name, role, organisations, token_sha256, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (name, role, json.dumps(sorted(organisations)), token_hash(token),
-                 datetime.now(tz=UTC).isoformat()),
-            )
+            with self.database.transaction(write=True) as tx:
+                tx.execute(
+                    f"INSERT INTO {tx.table(self.TABLE)} (name, role, organisations,"
+                    " token_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (name, role, json.dumps(sorted(organisations)), token_hash(token),
+                     datetime.now(tz=UTC).isoformat()),
+                )
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
             raise AlreadyRecorded(f"an account {name!r} exists",
                                   [Problem("name", "already taken")]) from None
         return token
 
     def revoke(self, name: str) -> bool:
-        rows = self._execute(
-            "UPDATE {table} SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL "
-            "RETURNING name", (datetime.now(tz=UTC).isoformat(), name))
-        self._cache.clear()
+        with self.database.transaction(write=True) as tx:
+            rows = tx.query(
+                f"UPDATE {tx.table(self.TABLE)} SET revoked_at = ?"
+                " WHERE name = ? AND revoked_at IS NULL RETURNING name",
+                (datetime.now(tz=UTC).isoformat(), name),
+            )
         return bool(rows)
 
     def list(self) -> list[tuple[str, str, list[str], bool]]:
-        rows = self._execute(
-            "SELECT name, role, organisations, revoked_at FROM {table} ORDER BY name")
+        with self.database.transaction(write=False) as tx:
+            rows = tx.query(f"SELECT name, role, organisations, revoked_at"
+                            f" FROM {tx.table(self.TABLE)} ORDER BY name")
         return [(r[0], r[1], json.loads(r[2]), r[3] is not None) for r in rows]
 
     def authenticate(self, token: str) -> Account | None:
-        """The live account holding ``token``; cached briefly to keep reads cheap."""
-        digest = token_hash(token)
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        rows = self._execute(
-            "SELECT name, role, organisations FROM {table} "
-            "WHERE token_sha256 = ? AND revoked_at IS NULL", (digest,))
-        account = (Account(rows[0][0], rows[0][1], frozenset(json.loads(rows[0][2])))
-                   if rows else None)
-        self._cache[digest] = (time.monotonic() + 30.0, account)
-        return account
+        """The live account holding ``token`` (None if there is none, or it is revoked)."""
+        with self.database.transaction(write=False) as tx:
+            rows = tx.query(
+                f"SELECT name, role, organisations FROM {tx.table(self.TABLE)}"
+                " WHERE token_sha256 = ? AND revoked_at IS NULL",
+                (token_hash(token),),
+            )
+        if not rows:
+            return None
+        return Account(rows[0][0], rows[0][1], frozenset(json.loads(rows[0][2])))

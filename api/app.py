@@ -135,6 +135,7 @@ def create_app(
             runner.stop()
         if owned:
             app.state.read_models.close()
+            app.state.accounts.close()
             app.state.ledger.close()
 
     def attach(app: FastAPI, opened: Ledger) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Self
 import psycopg
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from ledger.errors import StoreUnavailable
 from ledger.settings import Settings
@@ -210,6 +211,17 @@ class PostgresTx(Tx):
         self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"{self._lock}:{self._schema}"])
 
 
+def steady_reconnection() -> None:
+    """Make PostgreSQL pools (ours and the library's, both psycopg_pool's) try to reconnect
+    every second (± 10 %) while the database is away, rather than after 1, 2, 4, 8, 16 …
+    seconds: after an outage of 30 s the next attempt came up to 16 s after the database
+    was back, and the read models stayed that much longer behind."""
+    AttemptWithBackoff.DELAY_BACKOFF = 1.0
+
+
+steady_reconnection()
+
+
 def store_trouble(error: BaseException) -> bool:
     """Whether ``error`` says the database could not be used (rather than that what was
     asked of it was wrong): such errors are retried, others are the caller's to report."""
@@ -254,7 +266,9 @@ class Database:
         self.name = name
         self.what = what
         self.is_postgres = settings.is_postgres
-        self.schema = (schema or "public") if self.is_postgres else None
+        # PostgreSQL: None is the connection's current schema (its search path's first),
+        # found on first use, as the ledger's own tables are.
+        self.schema = schema if self.is_postgres else None
         self._sqlite_synchronous = sqlite_synchronous
         self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
         self._local = threading.local()
@@ -316,11 +330,13 @@ class Database:
     @contextmanager
     def _pg_transaction(self, write: bool) -> Iterator[Tx]:
         assert self._pool is not None
-        assert self.schema is not None
         try:
             self._pool.open(wait=False)
             with self._pool.connection() as conn, conn.transaction():
                 cursor = conn.cursor()
+                if self.schema is None:
+                    found = cursor.execute("SELECT current_schema()").fetchone()
+                    self.schema = str(found[0]) if found and found[0] else "public"
                 if not write:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield PostgresTx(cursor, self.schema, self.name)

@@ -47,10 +47,12 @@ class Follower:
         interval: float,
         log: Any,
         failed: str,
+        longest: float = MAX_BACKOFF,
     ) -> None:
         """Run ``round_`` until ``stop`` is set, waiting up to ``interval`` when it did nothing.
 
-        A failing round is logged on ``log`` (the caller's structlog logger) as ``failed``.
+        A failing round is logged on ``log`` (the caller's structlog logger) as ``failed``
+        and retried after a backoff of at most ``longest`` seconds.
         """
         backoff = interval
         while not stop.is_set():
@@ -63,7 +65,7 @@ class Follower:
                 with self._progress:
                     self._progress.notify_all()
                 stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                backoff = min(backoff * 2, longest)
                 continue
             self.error = None
             backoff = interval

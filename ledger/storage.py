@@ -13,17 +13,19 @@ the retry instead.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import DatabaseError, InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteFactory
 from eventsourcing.utils import get_topic, retry
 
 from ledger.settings import Settings
+from ledger.sqlite_store import check_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,10 +120,37 @@ class PostgresLedgerFactory(PostgresFactory):
         return recorder
 
 
+class SQLiteLedgerDatastore(SQLiteDatastore):
+    """The library's SQLite datastore, except that a connection whose transaction failed in
+    the database is closed, not pooled again: one opened while the file was read-only (or
+    since replaced) kept failing after the file was right again (about 40 % of writes)."""
+
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[Any]:
+        with self.get_connection(commit=commit) as conn:
+            try:
+                with conn.transaction(commit=commit) as cursor:
+                    yield cursor
+            except (OperationalError, DatabaseError):
+                conn.close()
+                raise
+
+
 class SQLiteLedgerFactory(SQLiteFactory):
-    """SQLite infrastructure with Samsyn's recorder."""
+    """SQLite infrastructure with Samsyn's recorder and datastore."""
 
     application_recorder_class = SQLiteLedgerRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        library = self.datastore
+        self.datastore = SQLiteLedgerDatastore(
+            db_name=library.pool.db_name,
+            lock_timeout=library.pool.lock_timeout,
+            single_row_tracking=library.single_row_tracking,
+            originator_id_type=library.originator_id_type,
+        )
+        library.close()
 
 
 def persistence_env(settings: Settings, *, schema: str | None = None) -> dict[str, str]:
@@ -150,6 +179,7 @@ def persistence_env(settings: Settings, *, schema: str | None = None) -> dict[st
             env["POSTGRES_SCHEMA"] = schema
     else:
         path = settings.sqlite_path
+        check_file(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         env.update(

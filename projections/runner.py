@@ -48,6 +48,9 @@ from projections.rebuilding import rebuild_into
 
 log = structlog.get_logger(__name__)
 
+#: Longest wait (seconds) between rounds while the database cannot be reached.
+STORE_RETRY = 1.0
+
 
 class RunnerFailed(RuntimeError):
     """The runner stopped on an error; ``__cause__`` is the error."""
@@ -286,9 +289,11 @@ class ProjectionRunner(Follower):
                 target=self._listen, args=(stop,), name="samsyn-projections-listen", daemon=True
             )
             self._listener.start()
-        self._follow(
-            self.run_once, stop, self.poll_interval, log, "projection runner failed; retrying"
-        )
+        # A round fails only on store trouble (an entry a read model fails on is set
+        # aside): it is tried again every second, to catch up within about a second of
+        # the database's return.
+        self._follow(self.run_once, stop, self.poll_interval, log,
+                     "projection runner failed; retrying", longest=STORE_RETRY)
 
     def _listen(self, stop: threading.Event) -> None:
         """Wake the runner on the ledger's NOTIFY; reconnect after a lost connection."""
