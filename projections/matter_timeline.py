@@ -66,7 +66,7 @@ class TimelineEntry:
 
     position: int
     recorded_at: datetime
-    recorded_by: str
+    recorded_by: str | None  # None: hidden from the reader (api/redaction.py)
     event_type: str
     kind: str
     ref: str

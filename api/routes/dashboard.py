@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -15,6 +14,7 @@ from typing_extensions import TypedDict
 
 from api.accounts import Account
 from api.auth import Auditor, CurrentAccount
+from api.redaction import redacted_json
 from api.routes import MAX_POSITION
 from projections.adoption import Adoption
 from projections.agreement_status import AgreementState, AgreementStatus
@@ -27,8 +27,6 @@ from projections.queries import ReadModels
 
 router = APIRouter(prefix="/v1", tags=["dashboard"])
 T = TypeVar("T")
-
-HIDDEN = "(hidden)"
 
 
 class When(BaseModel):
@@ -63,18 +61,6 @@ async def read_models(request: Request) -> ReadModels:
 #: Writes an answer as JSON.
 Dump = Callable[[Any], bytes]
 
-#: A ``recorded_by`` member of the compact JSON pydantic writes. Inside a JSON string a
-#: quote is always escaped, so this matches members only, at any depth.
-RECORDED_BY = re.compile(rb'"recorded_by":(?:"(?:[^"\\]|\\.)*"|null)')
-
-
-def redacted(body: bytes, account: Account) -> bytes:
-    """Who recorded what is for auditors and registrars, not for readers."""
-    if account.sees_recorders:
-        return body
-    return RECORDED_BY.sub(b'"recorded_by":"' + HIDDEN.encode() + b'"', body)
-
-
 async def etag_for(request: Request, account: Account) -> str:
     """A validator that changes whenever the read models move on, the day changes (the
     default date asked about) or the account may see other fields.
@@ -106,7 +92,7 @@ async def answer(
 
     def render() -> bytes | None:
         result = compute()
-        return None if result is None else redacted(dump(result), account)
+        return None if result is None else redacted_json(dump(result), account)
 
     body = await run_in_threadpool(render)
     if body is None:

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from api.auth import CurrentAccount
+from api.redaction import shown
 from api.routes.feed import to_item
 from ledger.application import Ledger
 from ledger.domain.base import entity_id
@@ -24,10 +25,7 @@ def _history(request: Request, response: Response, aggregate_id: UUID,
     if found is None or isinstance(found[0], CaseNumber):
         raise HTTPException(404, f"no entry {aggregate_id}")
     aggregate, entries = found
-    events = [to_item(entry) for entry in entries]
-    if not account.sees_recorders:
-        for item in events:
-            item.recorded_by = None
+    events = [to_item(entry, account) for entry in shown(entries, account)]
     response.headers["ETag"] = f'"{aggregate.version}"'
     return {
         "id": str(aggregate.id),

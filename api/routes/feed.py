@@ -12,7 +12,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.accounts import Account
 from api.auth import CurrentAccount
+from api.redaction import recorder, shown
 from api.routes import MAX_POSITION
 from ledger.application import Entry, Ledger
 from ledger.errors import InvalidCommand, Problem
@@ -39,7 +41,8 @@ class FeedPage(BaseModel):
     head: int = Field(description="The ledger's highest position when this page was read.")
 
 
-def to_item(entry: Entry) -> FeedItem:
+def to_item(entry: Entry, account: Account) -> FeedItem:
+    """``entry`` as ``account`` may see it (see :mod:`api.redaction`)."""
     return FeedItem(
         position=entry.position,
         aggregate_id=str(entry.aggregate_id),
@@ -47,7 +50,7 @@ def to_item(entry: Entry) -> FeedItem:
         type=entry.event_type,
         domain_dates=entry.domain_dates,
         recorded_at=entry.recorded_at,
-        recorded_by=entry.recorded_by,
+        recorded_by=recorder(entry, account),
         data=entry.data,
     )
 
@@ -66,10 +69,7 @@ def read_events(
     ledger: Ledger = request.app.state.ledger
     head = ledger.max_position()
     entries = ledger.read(after, limit)
-    items = [to_item(e) for e in entries]
-    if not account.sees_recorders:
-        for item in items:
-            item.recorded_by = None
+    items = [to_item(e, account) for e in shown(entries, account)]
     return FeedPage(
         items=items,
         next_after=entries[-1].position if entries else after,
@@ -106,7 +106,6 @@ async def stream_events(
         position = after
     else:
         position = await run_in_threadpool(ledger.max_position)
-    hide = not account.sees_recorders
 
     async def events() -> AsyncIterator[str]:
         nonlocal position
@@ -114,13 +113,11 @@ async def stream_events(
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             entries = await run_in_threadpool(ledger.read, position, 100)
-            for entry in entries:
-                item = to_item(entry)
-                if hide:
-                    item.recorded_by = None
+            for entry in shown(entries, account):
+                item = to_item(entry, account)
                 yield f"id: {entry.position}\nevent: entry\ndata: {item.model_dump_json()}\n\n"
-                position = entry.position
             if entries:
+                position = entries[-1].position
                 quiet = 0.0
                 continue
             await asyncio.sleep(STREAM_POLL_SECONDS)
