@@ -30,7 +30,7 @@ from ledger.storage import persistence_env
 from projections import failures
 from projections.db import Database, Tx
 from projections.facts import Item, fact_tables
-from projections.failures import Backoff, Failure, describe
+from projections.failures import Backoff, Failure, ReadModelFailed, describe
 from projections.pipeline import (
     AUDIT,
     apply_one,
@@ -173,8 +173,23 @@ class ProjectionRunner(Follower):
         self._prepared = True
 
     def run_once(self) -> int:
-        """Apply everything appended so far; answer how many positions it moved on."""
-        self.prepare()
+        """Apply everything appended so far; answer how many positions it moved on.
+
+        A read model of another version whose rebuild stops on an entry is reported like
+        any entry set aside, and tried again with the same backoff."""
+        if not self._prepared:
+            if not self._retry.due():
+                return 0
+            try:
+                self.prepare()
+            except ReadModelFailed as e:
+                self._retry.failed()
+                log.error("rebuilding a read model of another version failed on an entry",
+                          read_model=e.failure.read_model, position=e.failure.position,
+                          error=e.failure.error)
+                with self.database.transaction(write=True) as tx:
+                    failures.record(tx, [e.failure])
+                return 0
         if self._retry.due():
             self._retry_failures()
         total = 0

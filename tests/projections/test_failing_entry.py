@@ -25,6 +25,7 @@ from ledger.application import Ledger
 from ledger.domain.base import RecordingContext, recording
 from ledger.domain.motion import Motion
 from projections.agreement_status import AgreementStatusModel
+from projections.audit_trail import AuditTrailModel
 from projections.facts import key
 from projections.failures import ReadModelFailed
 from projections.queries import ReadModels
@@ -197,3 +198,17 @@ def report_in_one_line(store: Store, registrar: Registrar) -> None:
         f"samsyn: read model audit failed on the entry at position {bad}: "
         "TypeError: Integer exceeds 64-bit range"
     )
+
+
+def test_a_read_model_of_another_version_whose_rebuild_fails_is_reported(
+    store: Store, registrar: Registrar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s.reference_data(registrar)
+    bad = inject_motion(registrar.ledger, "M big", 10**30)
+    store.runner().run_once()
+    monkeypatch.setattr(AuditTrailModel, "version", AuditTrailModel.version + 1)
+
+    assert store.runner().run_once() == 0
+
+    assert [(f.read_model, f.position, f.attempts) for f in store.read_models().failures()
+            ] == [("audit", bad, 2)]
