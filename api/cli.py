@@ -38,15 +38,21 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.no_demo:
         settings = settings.model_copy(update={"demo_on_empty": False})
-    if not settings.is_postgres:
-        from ledger.sqlite_store import ServiceLock, check_file
+    from ledger.sqlite_store import ServiceLock, check_file
 
+    lock = None
+    if not settings.is_postgres:
         check_file(settings.sqlite_path)
-        ServiceLock(settings.sqlite_path).acquire()  # held until the process ends
+        lock = ServiceLock(settings.sqlite_path)
+        lock.acquire()  # one service per SQLite file, until it stops (or dies)
     configure(settings)
-    # Each request is logged once, by the service (with its request id, account and time).
-    uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port, log_config=None,
-                access_log=False)
+    try:
+        # Each request is logged once, by the service (with its request id, account, time).
+        uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
+                    log_config=None, access_log=False)
+    finally:
+        if lock is not None:
+            lock.release()
     return 0
 
 

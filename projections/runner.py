@@ -210,7 +210,8 @@ class ProjectionRunner(Follower):
                 self._publish(start)
                 return 0
             with self.database.transaction(write=True) as tx:
-                self._apply(tx, names, start, last, items)
+                reached = self._apply(tx, names, start, last, items)
+            self._publish(reached)  # once committed: readers see what it says
         except Exception as e:
             if store_trouble(e) or isinstance(e, PersistenceError):
                 raise
@@ -221,10 +222,11 @@ class ProjectionRunner(Follower):
         return self.position - start
 
     def _apply(self, tx: Tx, names: list[str], start: int, last: int, items: list[Item],
-               careful: list[Failure] | None = None) -> None:
+               careful: list[Failure] | None = None) -> int:
         """Apply the entries after ``start`` up to ``last`` to each read model not already
         past them; with ``careful`` (the failures found reading them), entry by entry
-        where a read model fails, adding its failures there."""
+        where a read model fails, adding its failures there. Answers the position every
+        read model has reached."""
         locked = {name: p for name, (p, _) in tracked(tx, names, lock=True).items()}
         # A read model behind ``start`` (moved by a concurrent rebuild) waits a round;
         # a folded one also waits for the facts it folds (the audit trail's).
@@ -241,7 +243,7 @@ class ProjectionRunner(Follower):
         for model in ready:
             set_position(tx, model.name, last, model.version)
             locked[model.name] = last
-        self._publish(min(locked.values()))
+        return min(locked.values())
 
     def _apply_carefully(self, names: list[str], start: int) -> None:
         """Apply the next page setting aside each entry a read model fails on."""
@@ -249,7 +251,8 @@ class ProjectionRunner(Follower):
         if last is None:
             return
         with self.database.transaction(write=True) as tx:
-            self._apply(tx, names, start, last, items, failed)
+            reached = self._apply(tx, names, start, last, items, failed)
+        self._publish(reached)
         for failure in failed:
             log.error("read model failed on an entry; set aside, retried later",
                       read_model=failure.read_model, position=failure.position,

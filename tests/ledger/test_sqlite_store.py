@@ -43,7 +43,7 @@ def test_a_deleted_ledger_file_is_an_error_not_a_new_ledger(tmp_path: Path) -> N
 
     with pytest.raises(StoreUnavailable, match="is missing but its signing key"):
         Ledger(env=persistence_env(settings))
-    served = samsyn(settings, "serve", "--port", "9")
+    served = samsyn(settings, "serve", "--port", str(free_port()))
     _, err = served.communicate(timeout=120)
 
     assert served.returncode == 1
