@@ -41,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ledger.sqlite_store import ServiceLock, check_file
 
     lock = None
-    if not settings.is_postgres:
+    if not settings.is_postgres and str(settings.sqlite_path) != ":memory:":
         check_file(settings.sqlite_path)
         lock = ServiceLock(settings.sqlite_path)
         lock.acquire()  # one service per SQLite file, until it stops (or dies)
