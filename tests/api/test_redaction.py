@@ -11,6 +11,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from api.app import create_app
+from ledger.settings import Settings
 from tests.api.conftest import Service
 from tests.api.live import live_server
 from tests.api.test_stream import sse
@@ -109,8 +111,12 @@ def test_the_audit_trail_is_for_auditors(recorded: Service, who: str) -> None:
 
 
 @pytest.fixture
-def live(recorded: Service) -> Iterator[str]:
-    with live_server(recorded.client.app) as url:  # type: ignore[arg-type]
+def live(recorded: Service, store: tuple[Settings, str | None]) -> Iterator[str]:
+    """The same ledger served by a live server of its own (for the stream)."""
+    settings, schema = store
+    app = create_app(settings.model_copy(update={"demo_on_empty": False}), recorded.ledger,
+                     schema)
+    with live_server(app) as url:
         yield url
 
 
