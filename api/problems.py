@@ -99,8 +99,13 @@ def install(app: FastAPI) -> None:
         headers = dict(error.headers or {})
         if error.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        detail = str(error.detail)
+        if isinstance(error.__cause__, RecursionError):  # FastAPI's JSON parser gave up
+            detail = "the body nests too deeply to be parsed"
+        errors = ([{"field": "body", "reason": detail}]
+                  if error.status_code == 413 or detail != str(error.detail) else None)
         return problem(error.status_code, f"http-{error.status_code}", str(error.detail),
-                       str(error.detail), headers=headers)
+                       detail, errors, headers=headers)
 
     @app.exception_handler(PersistenceError)
     async def store_error(request: Request, error: PersistenceError) -> JSONResponse:

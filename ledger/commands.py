@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,9 +15,22 @@ from pydantic import (
     model_validator,
 )
 
-Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+from ledger import limits
+from ledger.limits import (
+    MAX_CASE_NUMBERS,
+    MAX_CONDITIONS,
+    MAX_EFFECTS,
+    MAX_ORGANISATIONS,
+    MAX_PEOPLE,
+    MAX_POINTS,
+    Amount,
+    MediaType,
+    Name,
+    Number,
+    Ref,
+    Text,
+)
+
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 #: How long anyone may appeal a municipal or regional decision after posting (three weeks).
@@ -27,6 +39,12 @@ APPEAL_PERIOD = timedelta(weeks=3)
 
 class CommandModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _inside_the_domain(cls, value: Any) -> Any:
+        """Every date of every command lies in the range the ledger accepts (ledger/limits.py)."""
+        return limits.domain_date(value) if isinstance(value, date) else value
 
 
 class Command(CommandModel):
@@ -106,7 +124,7 @@ class OpenMatter(Command):
     type: Literal["OpenMatter"] = "OpenMatter"
     title: Text
     opened_on: date
-    case_numbers: list[CaseNumberModel] = Field(min_length=1)
+    case_numbers: list[CaseNumberModel] = Field(min_length=1, max_length=MAX_CASE_NUMBERS)
 
     @field_validator("case_numbers")
     @classmethod
@@ -147,7 +165,7 @@ class RegisterDocument(Command):
     dated: date
     organisation: Ref
     sha256: Sha256
-    media_type: str | None = None
+    media_type: MediaType | None = None
 
 
 # Meetings -----------------------------------------------------------------------------------
@@ -173,7 +191,7 @@ class ElectCheckers(Command):
 
     type: Literal["ElectCheckers"] = "ElectCheckers"
     meeting: Ref
-    checkers: list[Name] = Field(min_length=1)
+    checkers: list[Name] = Field(min_length=1, max_length=MAX_PEOPLE)
 
 
 class RecordParagraph(Command):
@@ -181,7 +199,7 @@ class RecordParagraph(Command):
 
     type: Literal["RecordParagraph"] = "RecordParagraph"
     meeting: Ref
-    number: int = Field(ge=1)
+    number: Number
     title: Text
     matter: MatterRef | None = None
 
@@ -192,7 +210,7 @@ class VerifyMinutes(Command):
     type: Literal["VerifyMinutes"] = "VerifyMinutes"
     meeting: Ref
     verified_on: date
-    verified_by: list[Name] = Field(min_length=1)
+    verified_by: list[Name] = Field(min_length=1, max_length=MAX_PEOPLE)
 
 
 class VerifyParagraph(Command):
@@ -200,9 +218,9 @@ class VerifyParagraph(Command):
 
     type: Literal["VerifyParagraph"] = "VerifyParagraph"
     meeting: Ref
-    paragraph: int = Field(ge=1)
+    paragraph: Number
     verified_on: date
-    verified_by: list[Name] = Field(min_length=1)
+    verified_by: list[Name] = Field(min_length=1, max_length=MAX_PEOPLE)
 
 
 class PostMinutes(Command):
@@ -223,7 +241,7 @@ class LodgeAppeal(Command):
 
     type: Literal["LodgeAppeal"] = "LodgeAppeal"
     meeting: Ref
-    paragraph: int = Field(ge=1)
+    paragraph: Number
     appeal_ref: Ref
     lodged_on: date
     appellant: Name
@@ -244,7 +262,7 @@ class ResolveAppeal(Command):
 
 
 class MotionPoint(CommandModel):
-    number: int = Field(ge=1)
+    number: Number
     text: Text
 
 
@@ -258,7 +276,7 @@ class TableMotion(Command):
     proposer: Name
     matter: MatterRef | None = None
     tabled_on: date
-    points: list[MotionPoint] = Field(min_length=1)
+    points: list[MotionPoint] = Field(min_length=1, max_length=MAX_POINTS)
     justification: Text | None = None
 
 
@@ -313,7 +331,7 @@ class ReplaceAgreement(CommandModel):
 
 class AllocateFunds(CommandModel):
     effect: Literal["allocate_funds"] = "allocate_funds"
-    amount: Decimal = Field(gt=0)
+    amount: Amount
     currency: Literal["SEK", "EUR"] = "SEK"
     purpose: Text
     funding_source: Text | None = None
@@ -344,9 +362,9 @@ Effect = Annotated[
 
 
 class DecisionPoint(CommandModel):
-    number: int = Field(ge=1)
+    number: Number
     text: Text
-    effects: list[Effect] = Field(default_factory=list)
+    effects: list[Effect] = Field(default_factory=list, max_length=MAX_EFFECTS)
 
 
 class BodyRefModel(CommandModel):
@@ -373,16 +391,16 @@ class RecordDecision(Command):
     organisation: Ref
     body: Ref
     meeting: Ref | None = None
-    paragraph: int | None = Field(default=None, ge=1)
+    paragraph: Number | None = None
     paragraph_title: Text | None = None
     decided_on: date
     matter: MatterRef | None = None
     motion: Ref | None = None
     outcome: Literal["as_proposed", "amended", "rejected", "without_motion"] = "without_motion"
-    points: list[DecisionPoint] = Field(min_length=1)
-    conditions: list[Condition] = Field(default_factory=list)
+    points: list[DecisionPoint] = Field(min_length=1, max_length=MAX_POINTS)
+    conditions: list[Condition] = Field(default_factory=list, max_length=MAX_CONDITIONS)
     justification: Text | None = None
-    dispatched_to: list[Name] = Field(default_factory=list)
+    dispatched_to: list[Name] = Field(default_factory=list, max_length=MAX_ORGANISATIONS)
 
     @model_validator(mode="after")
     def _coherent(self) -> RecordDecision:
@@ -422,9 +440,9 @@ class IssueRecommendation(Command):
     matter: MatterRef | None = None
     decision: Ref | None = Field(default=None, description="The joint body's decision issuing it.")
     issued_on: date
-    addressees: list[Ref] = Field(min_length=1)
+    addressees: list[Ref] = Field(min_length=1, max_length=MAX_ORGANISATIONS)
     respond_by: date | None = None
-    points: list[DecisionPoint] = Field(min_length=1)
+    points: list[DecisionPoint] = Field(min_length=1, max_length=MAX_POINTS)
     justification: Text | None = None
 
 
@@ -437,7 +455,7 @@ class OpenConsultation(Command):
     subject: Text
     matter: MatterRef | None = None
     decision: Ref | None = None
-    addressees: list[Ref] = Field(min_length=1)
+    addressees: list[Ref] = Field(min_length=1, max_length=MAX_ORGANISATIONS)
     opens_on: date
     closes_on: date
 
@@ -477,7 +495,7 @@ class RegisterAgreement(Command):
     ref: Ref
     title: Text
     kind: Literal["agreement", "joint_plan"] = "agreement"
-    parties: list[Ref] = Field(min_length=2)
+    parties: list[Ref] = Field(min_length=2, max_length=MAX_ORGANISATIONS)
     matter: MatterRef | None = None
     valid_from: date
     valid_until: date | None = None
@@ -513,7 +531,8 @@ class CorrectEntry(Command):
     type: Literal["CorrectEntry"] = "CorrectEntry"
     entry: EntryRef
     field: Ref
-    right_value: Any
+    right_value: Text | None = Field(
+        description="The right value as JSON text (a date as YYYY-MM-DD); null clears it.")
     reason: Text
 
     def target(self) -> tuple[str, str] | None:

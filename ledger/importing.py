@@ -55,6 +55,9 @@ def parse_lines(
         except json.JSONDecodeError as e:
             problems.append(Problem(f"line {number}", f"not JSON: {e.msg} at column {e.colno}"))
             continue
+        except RecursionError:
+            problems.append(Problem(f"line {number}", "nested too deeply to be a command"))
+            continue
         if not isinstance(data, dict):
             problems.append(Problem(f"line {number}", "must be a JSON object (one command)"))
             continue

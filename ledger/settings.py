@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.limits import MAX_BODY_BYTES, MAX_IMPORT_BYTES
+
 
 class Settings(BaseSettings):
     """Samsyn's configuration, read from ``SAMSYN_*`` environment variables or a ``.env`` file.
@@ -82,6 +84,16 @@ class Settings(BaseSettings):
     checkpoint_interval: float = Field(
         default=60.0, gt=0,
         description="Seconds between signed checkpoints while the ledger grows.",
+    )
+
+    max_body_bytes: int = Field(
+        default=MAX_BODY_BYTES, ge=1024,
+        description="Largest request body, in bytes, checked before it is parsed or the "
+        "caller authenticated (413 beyond it). One command is far smaller.",
+    )
+    max_import_bytes: int = Field(
+        default=MAX_IMPORT_BYTES, ge=1024,
+        description="Largest body of POST /v1/import (a JSON Lines file of commands).",
     )
 
     @property

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 import structlog
@@ -38,12 +38,14 @@ from api.dashboard.views import (
     matrix,
     summary,
 )
+from ledger import limits
 from projections.consultations import ConsultationResponse, ConsultationStatus
 from projections.matter_timeline import TimelineEntry
 from projections.queries import ReadModels
 from projections.runner import RunnerFailed
 
 log = structlog.get_logger("samsyn.dashboard")
+W = TypeVar("W", date, datetime)
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -131,29 +133,40 @@ class Page:
         return self.link(self.path, as_of=None, known_at=None)
 
 
+def _inside(t: Strings, name: str, given: str, check: Callable[[W], W],
+            value: W) -> tuple[W | None, str | None]:
+    """``value`` if it lies in the range the ledger accepts, else None and why not."""
+    try:
+        return check(value), None
+    except ValueError:
+        return None, t("when.out_of_range", field=t(f"field.{name}"), value=given,
+                       first=limits.MIN_DATE.isoformat(), last=limits.MAX_DATE.isoformat())
+
+
 def read_page(request: Request, as_of: str | None, known_at: str | None,
               lang: str | None) -> Page:
     """The page's dates from the query string; a value that is no date is reported."""
     models: ReadModels = request.app.state.read_models
     today = models.today()
     chosen = language(lang)
+    t = Strings(chosen)
     error = None
     moment = None
     if known_at:
         try:
             moment = datetime.fromisoformat(known_at)
         except ValueError:
-            words = Strings(chosen)
-            error = words("when.invalid", field=words("field.known_at"), value=known_at)
+            error = t("when.invalid", field=t("field.known_at"), value=known_at)
         else:
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    day = moment.astimezone(UTC).date() if moment else today
+            moment, error = _inside(t, "known_at", known_at, limits.moment, moment)
+    day = moment.date() if moment else today
     if as_of:
         try:
-            day = date.fromisoformat(as_of)
+            asked, wrong = _inside(t, "as_of", as_of, limits.domain_date,
+                                   date.fromisoformat(as_of))
         except ValueError:
-            words = Strings(chosen)
-            error = words("when.invalid", field=words("field.as_of"), value=as_of)
+            asked, wrong = None, t("when.invalid", field=t("field.as_of"), value=as_of)
+        day, error = asked or day, wrong or error
     return Page(
         path=request.url.path, lang=chosen, today=today, as_of=day, known_at=moment,
         as_of_param=as_of or None, known_at_param=known_at or None, error=error,

@@ -72,6 +72,8 @@ SV: Final[dict[str, str]] = {
     "when.nothing_recorded": "Inget är registrerat i liggaren ännu.",
     "field.as_of": "datum för läget",
     "field.known_at": "tidpunkt för granskning",
+    "when.out_of_range": "”{value}” ligger utanför liggarens datum ({first} till {last}) och "
+                         "går inte att använda som {field}.",
     "live.label": "Uppdatering",
     "live.connecting": "Ansluter …",
     "live.live": "Uppdateras direkt",
@@ -351,6 +353,8 @@ EN: Final[dict[str, str]] = {
     "when.nothing_recorded": "Nothing is recorded in the ledger yet.",
     "field.as_of": "the date of the view",
     "field.known_at": "the moment for audit",
+    "when.out_of_range": "“{value}” lies outside the ledger's dates ({first} to {last}) and "
+                         "cannot be used as {field}.",
     "live.label": "Updates",
     "live.connecting": "Connecting …",
     "live.live": "Updating live",

@@ -122,6 +122,13 @@ class Timelines:
     agreements: tuple[AgreementView, ...]
 
 
+def next_day(day: date) -> date:
+    """The day after ``day``; the last day Python knows has none, and stays itself. The
+    ledger accepts no such date (see ``ledger/limits.py``), but entries recorded before it
+    refused them are drawn all the same."""
+    return day + ONE_DAY if day < date.max else day
+
+
 def axis_for(agreements: Sequence[AgreementStatus], as_of: date) -> Axis:
     """Whole years around every date the agreements speak of, and the date asked about."""
     days = [as_of]
@@ -131,7 +138,9 @@ def axis_for(agreements: Sequence[AgreementStatus], as_of: date) -> Axis:
         for c in a.history:
             days += [d for d in (c.until, c.effective_on, c.in_force_from) if d is not None]
             days += [p.decided_on for p in (*c.decided, *c.awaiting_conditions)]
-    return Axis(date(min(days).year, 1, 1), date(max(days).year + 1, 1, 1))
+    last = max(days)
+    end = date(last.year + 1, 1, 1) if last.year < date.max.year else date.max
+    return Axis(date(min(days).year, 1, 1), end)
 
 
 def change_label(change: AgreementChange, t: Strings) -> str:
@@ -158,7 +167,7 @@ def _segments(
 
     def segment(style: SegmentStyle, start: date, end: date | None, title: str,
                 href: str) -> Segment:
-        right = axis.x(end + ONE_DAY) if end is not None else axis.x(axis.end)
+        right = axis.x(next_day(end)) if end is not None else axis.x(axis.end)
         left = axis.x(start)
         return Segment(style, start, end, left, round(max(right - left, 0.4), 3), title, href)
 
@@ -196,17 +205,17 @@ def _segments(
         elif end is not None and (until is None or until > end):
             pieces.append(segment(style, start, end, title, href))
             if a.ends_on is not None:
-                pieces.append(segment("cut", end + ONE_DAY, until, t(
+                pieces.append(segment("cut", next_day(end), until, t(
                     "agreements.cut_segment", day=a.ends_on.isoformat()), href))
         else:
             pieces.append(segment(style, start, until, title, href))
         if until is None:
             break
-        start = until + ONE_DAY
+        start = next_day(until)
     if end is not None and a.ends_on is None:
         for i, c in enumerate(a.history):
             if c.kind == "extend" and c.state == "pending" and c.until and c.until > end:
-                pieces.append(segment("pending", end + ONE_DAY, c.until, t(
+                pieces.append(segment("pending", next_day(end), c.until, t(
                     "agreements.pending_segment", day=c.until.isoformat()), f"#{anchors[i]}"))
     return pieces
 
@@ -263,7 +272,7 @@ def timelines(
                           if (m := _mark(c, len(a.parties), axis, t, anchors[i], link))])
         endings = (axis.x(a.ends_on),) if a.ends_on is not None else ()
         if a.valid_until is not None and a.status != "awaiting_adoption":
-            end_x = axis.x(a.valid_until + ONE_DAY)
+            end_x = axis.x(next_day(a.valid_until))
             end_label = t("agreements.until", day=a.valid_until.isoformat())
             end_anchor: Literal["start", "end"] = "end" if end_x > 20 else "start"
         else:

@@ -16,6 +16,7 @@ from api.accounts import Account
 from api.auth import Auditor, CurrentAccount
 from api.redaction import redacted_json
 from api.routes import MAX_POSITION
+from ledger.limits import DomainDate, Moment
 from projections.adoption import Adoption
 from projections.agreement_status import AgreementState, AgreementStatus
 from projections.assignments import AssignmentState, AssignmentStatus
@@ -35,10 +36,10 @@ class When(BaseModel):
 
 
 async def when(
-    as_of: Annotated[date | None, Query(description="The domain date asked about (default "
-                                        "today, or the day of known_at).")] = None,
-    known_at: Annotated[datetime | None, Query(description="Only what had been recorded by "
-                                               "this moment (ISO 8601).")] = None,
+    as_of: Annotated[DomainDate | None, Query(description="The domain date asked about (default "
+                                              "today, or the day of known_at).")] = None,
+    known_at: Annotated[Moment | None, Query(description="Only what had been recorded by "
+                                             "this moment (ISO 8601).")] = None,
 ) -> When:
     return When(as_of=as_of, known_at=known_at)
 
@@ -220,8 +221,8 @@ async def consultation(request: Request, account: CurrentAccount,
 async def list_decisions(
     request: Request, account: CurrentAccount, models: Models, at: At,
     organisation: str | None = None, body: str | None = None,
-    decided_from: Annotated[date | None, Query(alias="from")] = None,
-    decided_to: Annotated[date | None, Query(alias="to")] = None,
+    decided_from: Annotated[DomainDate | None, Query(alias="from")] = None,
+    decided_to: Annotated[DomainDate | None, Query(alias="to")] = None,
     offset: Offset = 0, limit: Limit = 100,
 ) -> Any:
     """The decision register: decisions by `organisation`, `body` and period (`from`, `to`:

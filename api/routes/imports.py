@@ -17,8 +17,6 @@ from ledger.importing import parse_lines, record_lines
 router = APIRouter(prefix="/v1", tags=["registrar"])
 log = structlog.get_logger("samsyn.api")
 
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
-
 #: Two lines of the demo history: one command per line, as `samsyn import` reads them.
 IMPORT_EXAMPLE = (
     '{"type": "RegisterOrganisation", "ref": "Berg", "name": "Bergs kommun", '
@@ -62,10 +60,7 @@ async def import_commands(
 ) -> ImportReceipt:
     """Every line is checked first, against the ledger as the lines before it leave it.
     One bad line means nothing is written; the answer names every bad line and why."""
-    body = await request.body()
-    if len(body) > MAX_IMPORT_BYTES:
-        raise InvalidCommand("the file is too large",
-                             [Problem("body", f"at most {MAX_IMPORT_BYTES} bytes")])
+    body = await request.body()  # at most SAMSYN_MAX_IMPORT_BYTES (api.app.BodyLimit)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:

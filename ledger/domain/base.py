@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import InvalidCommand, Problem, RuleViolation
+from ledger.limits import domain_date
 
 #: Namespace of every id Samsyn derives from a registrar's reference.
 SAMSYN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:samsyn:ledger")
@@ -162,6 +163,8 @@ class LedgerAggregate(Aggregate):
             )
         try:
             parsed = self.correctable[field](right_value)
+            if isinstance(parsed, date):
+                domain_date(parsed)
         except (TypeError, ValueError) as e:
             raise InvalidCommand(
                 f"{right_value!r} is not a valid {field}", [Problem("right_value", str(e))]
