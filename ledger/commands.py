@@ -40,6 +40,15 @@ APPEAL_PERIOD = timedelta(weeks=3)
 class CommandModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dates_as_dates(cls, data: Any) -> Any:
+        """A date is written YYYY-MM-DD; a number is not read as seconds since 1970."""
+        if isinstance(data, dict):
+            limits.no_numbers_for_dates(
+                {name: cls.model_fields[name].annotation for name in cls.model_fields}, data)
+        return data
+
     @field_validator("*")
     @classmethod
     def _inside_the_domain(cls, value: Any) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -104,6 +104,17 @@ def domain_date(value: date) -> date:
                "(leave an open end out rather than writing a far date)")
         raise ValueError(msg)
     return value
+
+
+def no_numbers_for_dates(annotations: dict[str, Any], data: dict[str, Any]) -> None:
+    """Refuse a number given for a date field (pydantic would read it as seconds since
+    1970: 0 would be 1970-01-01)."""
+    for name, annotation in annotations.items():
+        value = data.get(name)
+        if isinstance(value, int | float) and (annotation is date
+                                                or date in get_args(annotation)):
+            msg = f"{name}: a date is written YYYY-MM-DD, not as a number"
+            raise ValueError(msg)
 
 
 def moment(value: datetime) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,8 +21,10 @@ SAMSYN_NAMESPACE = uuid5(NAMESPACE_URL, "urn:samsyn:ledger")
 
 
 def normalise_ref(ref: str) -> str:
-    """References compare without regard to case or surrounding space: ``rjh`` is ``RJH``."""
-    return " ".join(ref.split()).casefold()
+    """References compare without regard to case, spacing or Unicode composition: ``rjh`` is
+    ``RJH``, and a decomposed "A\u030a" is the precomposed "\u00c5" (NFC, as the door
+    normalises every reference it accepts; see ``ledger/limits.py``)."""
+    return unicodedata.normalize("NFC", " ".join(ref.split()).casefold())
 
 
 def entity_id(kind: str, ref: str) -> UUID:

@@ -155,7 +155,7 @@ def test_a_correction_of_a_field_that_cannot_be_corrected_names_the_allowed_fiel
 
     error = refused(given, {"type": "CorrectEntry",
                             "entry": {"kind": "agreement", "ref": "Home care agreement"},
-                            "field": "parties", "right_value": [], "reason": "typo"},
+                            "field": "parties", "right_value": "REG, Alfa", "reason": "typo"},
                     InvalidCommand)
     assert "valid_until" in error.problems[0].reason
 
