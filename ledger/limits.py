@@ -33,7 +33,7 @@ MAX_NUMBER = 1_000_000
 MAX_AMOUNT = Decimal(10) ** 15
 AMOUNT_DECIMALS = 2
 
-#: Lengths of strings, in characters (after NFC normalisation).
+#: Lengths of strings, in characters, counted as sent (surrounding spaces stripped).
 MAX_REF_LENGTH = 200
 MAX_NAME_LENGTH = 300
 MAX_TEXT_LENGTH = 20_000
