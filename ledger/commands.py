@@ -45,8 +45,7 @@ class CommandModel(BaseModel):
     def _dates_as_dates(cls, data: Any) -> Any:
         """A date is written YYYY-MM-DD; a number is not read as seconds since 1970."""
         if isinstance(data, dict):
-            limits.no_numbers_for_dates(
-                {name: cls.model_fields[name].annotation for name in cls.model_fields}, data)
+            limits.no_numbers_for_dates(cls, data)
         return data
 
     @field_validator("*")
