@@ -166,6 +166,8 @@ Text = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH),
     AfterValidator(text),
 ]
+QueryRef = Annotated[
+    str, StringConstraints(max_length=MAX_NAME_LENGTH), AfterValidator(reference)]
 MediaType = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"

@@ -16,7 +16,7 @@ from api.accounts import Account
 from api.auth import Auditor, CurrentAccount
 from api.redaction import redacted_json
 from api.routes import MAX_POSITION
-from ledger.limits import DomainDate, Moment
+from ledger.limits import DomainDate, Moment, QueryRef
 from projections.adoption import Adoption
 from projections.agreement_status import AgreementState, AgreementStatus
 from projections.assignments import AssignmentState, AssignmentStatus
@@ -136,6 +136,8 @@ def page(items: list[T], offset: int, limit: int) -> PageOf[T]:
 
 
 Offset = Annotated[int, Query(ge=0, le=MAX_POSITION)]
+#: A filter naming an organisation, a body, a person or an entry: what a reference may hold.
+Filter = Annotated[QueryRef | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Models = Annotated[ReadModels, Depends(read_models)]
 
@@ -143,7 +145,7 @@ Models = Annotated[ReadModels, Depends(read_models)]
 @router.get("/agreements", response_model=Page[AgreementStatus],
             summary="Agreements and joint plans: in force or not, validity, pending changes")
 async def list_agreements(request: Request, account: CurrentAccount,
-                          models: Models, at: At, party: str | None = None,
+                          models: Models, at: At, party: Filter = None,
                           status: AgreementState | None = None, offset: Offset = 0,
                           limit: Limit = 100) -> Any:
     """Every agreement and joint plan on the date asked about (`as_of`, default today), as known
@@ -169,8 +171,8 @@ async def agreement(request: Request, account: CurrentAccount,
 @router.get("/recommendations", response_model=Page[Adoption],
             summary="Adoption of every recommendation per principal")
 async def list_recommendations(request: Request, account: CurrentAccount,
-                               models: Models, at: At, joint_body: str | None = None,
-                               addressee: str | None = None, offset: Offset = 0,
+                               models: Models, at: At, joint_body: Filter = None,
+                               addressee: Filter = None, offset: Offset = 0,
                                limit: Limit = 100) -> Any:
     """Every recommendation with each addressed principal's outcome (adopted, adopted with
     amendments, rejected, no decision yet) on the date asked about. Filter by `joint_body`
@@ -195,7 +197,7 @@ async def recommendation_adoption(request: Request, response: Response,
 @router.get("/consultations", response_model=Page[ConsultationStatus],
             summary="Consultations: who answered, who did not, who was late")
 async def list_consultations(request: Request, account: CurrentAccount,
-                             models: Models, at: At, organisation: str | None = None,
+                             models: Models, at: At, organisation: Filter = None,
                              state: RoundState | None = None, offset: Offset = 0,
                              limit: Limit = 100) -> Any:
     """Every consultation round on the date asked about: who was asked, who answered with which
@@ -220,7 +222,7 @@ async def consultation(request: Request, account: CurrentAccount,
             summary="The decision register: by organisation, body and period")
 async def list_decisions(
     request: Request, account: CurrentAccount, models: Models, at: At,
-    organisation: str | None = None, body: str | None = None,
+    organisation: Filter = None, body: Filter = None,
     decided_from: Annotated[DomainDate | None, Query(alias="from")] = None,
     decided_to: Annotated[DomainDate | None, Query(alias="to")] = None,
     offset: Offset = 0, limit: Limit = 100,
@@ -265,7 +267,7 @@ async def matter_timeline(request: Request, account: CurrentAccount,
             summary="Assignments and deadlines: open, done, overdue")
 async def list_assignments(request: Request, account: CurrentAccount,
                            models: Models, at: At, status: AssignmentState | None = None,
-                           organisation: str | None = None, owner: str | None = None,
+                           organisation: Filter = None, owner: Filter = None,
                            offset: Offset = 0, limit: Limit = 100) -> Any:
     """Assignments given by decisions: open, done or overdue on the date asked about, with their
     deadlines. Filter by `status`, `organisation` or `owner`."""
@@ -287,7 +289,7 @@ async def assignment(request: Request, account: CurrentAccount,
             summary="Who recorded what and when; corrections and voidings with reasons")
 async def audit_trail(
     request: Request, account: Auditor, models: Models, at: At,
-    kind: str | None = None, ref: str | None = None, recorded_by: str | None = None,
+    kind: Filter = None, ref: Filter = None, recorded_by: Filter = None,
     adjustments_only: bool = False,
     after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Limit = 100,
