@@ -7,7 +7,11 @@ and nothing is written; the read models keep following the ledger afterwards.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -221,6 +225,23 @@ def test_an_import_line_nested_50000_deep_is_refused_with_its_line_number(door: 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "line 2"
     assert door.head() == before
+
+
+def test_the_cli_refuses_a_deep_line_and_a_far_date_in_one_line_naming_both(
+    tmp_path: Path,
+) -> None:
+    lines = [encode(motion(20)).decode(),
+             encode({**motion(21), "justification": Deep(50_000)}).decode(),
+             encode({"type": "PostMinutes", "meeting": "M", "posted_on": "9999-12-25"}).decode()]
+    commands = tmp_path / "hostile.jsonl"
+    commands.write_text("\n".join(lines) + "\n", "utf-8")
+    env = os.environ | {"SAMSYN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"}
+    result = subprocess.run([sys.executable, "-m", "api.cli", "import", str(commands)],
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "line 2" in result.stderr
+    assert "line 3: posted_on" in result.stderr
 
 
 def test_a_body_nested_50000_deep_is_refused_naming_the_body(door: Door) -> None:
