@@ -78,6 +78,8 @@ class AssignmentsModel(FoldedReadModel):
         deciders.add(key("decision", state["decision"]))
         deciding = decisions(loader, deciders, meetings=False)
         given_by = deciding.get(key("decision", state["decision"]))
+        if given_by is not None:  # given on the day of the decision that gave it, as corrected
+            state["given_on"] = given_by["decided_on"]
         state["given_effective_on"] = given_by["effective_on"] if given_by else state["given_on"]
         state["revisions"] = []
         for f in revised:

@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from ledger.domain.agreement import Agreement
+from ledger.domain.assignment import Assignment
+from ledger.domain.recommendation import Recommendation
+from projections.events import CREATED, event_name
 from projections.facts import JSON, Fact, Item, Loader, first, from_micros, key, parse_date
 
 #: How deep endorsements of endorsements are followed. An endorsement is recorded after
@@ -422,6 +426,57 @@ PRIMARY_DATE: dict[str, str] = {
     "Assignment.DeadlineRevised": "revised_on",
     "Assignment.ReportedBack": "reported_on",
 }
+
+
+#: The domain date of each kind of entity, the field its creating event holds it in (what
+#: a correction of that field moves).
+DATE_FIELD: dict[str, str] = {
+    kind: PRIMARY_DATE[created] for kind, created in CREATED.items() if created in PRIMARY_DATE
+}
+
+#: Entries that speak of an act of another entity by naming it (the field naming it, and
+#: that entity's kind): their domain date is that act's, read through it, never a copy.
+#: A principal's decision on a recommendation, a party's on an agreement, an assignment
+#: given and a deadline revised are each the decision that made them; the date these
+#: events carried when first written is left unread, so a correction or voiding of the
+#: decision reaches them all.
+DATED_BY: dict[str, tuple[str, str]] = {
+    event_name(event): ("decision", "decision")
+    for event in (Recommendation.PrincipalDecided, Agreement.PartyDecided, Assignment.Given,
+                  Assignment.DeadlineRevised)
+}
+
+
+def dated_by(event_type: str, data: Mapping[str, Any]) -> str | None:
+    """The key of the act whose domain date an entry speaks of, when it names another."""
+    named = DATED_BY.get(event_type)
+    if named is None:
+        return None
+    ref = data.get(named[0])
+    return key(named[1], ref) if ref else None
+
+
+def act_date(loader: Loader, act: str) -> str | None:
+    """The (corrected) domain date of the act filed under ``act`` as ISO text."""
+    state = loader.memo("registered-any", act, _registered_any, loader, act)
+    if state is None:
+        return None
+    return primary_date(CREATED[act.split(":", 1)[0]], state)
+
+
+def _registered_any(loader: Loader, act: str) -> JSON | None:
+    return entity_state(loader.get(act), act, CREATED[act.split(":", 1)[0]])
+
+
+def date_of(loader: Loader, event_type: str, data: Mapping[str, Any]) -> str | None:
+    """An entry's domain date, read through the act it names if it names one (the caller
+    asks ``loader.need`` for those acts first, see :func:`dated_by`)."""
+    act = dated_by(event_type, data)
+    if act is not None:
+        on = act_date(loader, act)
+        if on is not None:
+            return on
+    return primary_date(event_type, data)
 
 
 def primary_date(event_type: str, data: Mapping[str, Any]) -> str | None:

@@ -20,6 +20,8 @@ from ledger.domain.matter import case_number_ref
 from projections.derivations import (
     Correction,
     corrections_of,
+    date_of,
+    dated_by,
     describe,
     entity_state,
     primary_date,
@@ -222,13 +224,20 @@ def _registered_entries(loader: Loader, entity: str) -> list[JSON]:
             for field in ("principal", "party")
         )
     ]
-    return _entries(kept, state, primary_date(CREATED_BY_KIND[kind], state))
+    loader.need(
+        act for f in kept
+        if (act := dated_by(f.event_type, state if f.position == state["position"] else f.data))
+    )
+    created = CREATED_BY_KIND[kind]
+    return _entries(kept, state, date_of(loader, created, state), loader)
 
 
 def _entries(
-    facts: list[Fact], state: Mapping[str, Any], default_on: str | None = None
+    facts: list[Fact], state: Mapping[str, Any], default_on: str | None = None,
+    loader: Loader | None = None,
 ) -> list[JSON]:
-    """Timeline entries of one entity's facts, dated by the (corrected) domain date.
+    """Timeline entries of one entity's facts, dated by the (corrected) domain date, or by
+    that of the act they name (read through ``loader``, which holds those acts' facts).
 
     Their one-line accounts are written when the timeline is read (:func:`matter_timeline`).
     """
@@ -237,6 +246,9 @@ def _entries(
     result = []
     for f in facts:
         is_root = f.position == state["position"]
+        data = state if is_root else f.data
+        on = (date_of(loader, f.event_type, data) if loader is not None
+              else primary_date(f.event_type, data))
         result.append(
             {
                 "position": f.position,
@@ -245,7 +257,7 @@ def _entries(
                 "event_type": f.event_type,
                 "kind": f.entity.split(":", 1)[0],
                 "ref": state["ref"],
-                "on": primary_date(f.event_type, state if is_root else f.data) or created_on,
+                "on": on or created_on,
                 "corrected_by": corrected_by if is_root else [],
             }
         )
