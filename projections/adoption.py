@@ -27,6 +27,11 @@ from projections.derivations import (
     same,
     verified_as_of,
 )
+from projections.events import (
+    RECOMMENDATION_ISSUED,
+    RECOMMENDATION_PRINCIPAL_DECIDED,
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN,
+)
 from projections.facts import JSON, Item, Loader, key, parse_date
 from projections.readmodel import FoldedReadModel
 
@@ -95,7 +100,7 @@ class AdoptionModel(FoldedReadModel):
 
     name = "adoption"
     entity_kind = "recommendation"
-    root_events = frozenset({"Recommendation.Issued"})
+    root_events = frozenset({RECOMMENDATION_ISSUED})
     columns = (("joint_body", "text"),)
 
     def extra_keys(self, item: Item) -> Sequence[str]:
@@ -103,15 +108,15 @@ class AdoptionModel(FoldedReadModel):
 
     def fold(self, entity: str, loader: Loader) -> JSON | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Recommendation.Issued")
+        state = entity_state(facts, entity, RECOMMENDATION_ISSUED)
         if state is None:
             return None
         own = [f for f in facts if f.entity == entity]
         withdrawn = {
             (f.data["principal"].casefold(), f.data["decision"].casefold()) for f in own
-            if f.event_type == "Recommendation.PrincipalDecisionWithdrawn"
+            if f.event_type == RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN
         }
-        decided = [f for f in own if f.event_type == "Recommendation.PrincipalDecided"]
+        decided = [f for f in own if f.event_type == RECOMMENDATION_PRINCIPAL_DECIDED]
         deciding = decisions(
             loader, {key("decision", f.data["decision"]) for f in decided}, meetings=True
         )

@@ -28,6 +28,12 @@ from projections.derivations import (
     entity_state,
     same,
 )
+from projections.events import (
+    AGREEMENT_PARTY_DECIDED,
+    AGREEMENT_PARTY_DECISION_WITHDRAWN,
+    AGREEMENT_REGISTERED,
+    RECOMMENDATION_ISSUED,
+)
 from projections.facts import JSON, Fact, Item, Loader, key, parse_date
 from projections.readmodel import FoldedReadModel
 
@@ -92,10 +98,10 @@ class AgreementStatusModel(FoldedReadModel):
 
     name = "agreements"
     entity_kind = "agreement"
-    root_events = frozenset({"Agreement.Registered"})
+    root_events = frozenset({AGREEMENT_REGISTERED})
 
     def extra_keys(self, item: Item) -> Sequence[str]:
-        if item.event_type == "Recommendation.Issued":
+        if item.event_type == RECOMMENDATION_ISSUED:
             return sorted(
                 {key("agreement", e["agreement"]) for e in effects(item.data)
                  if str(e.get("effect", "")).endswith("_agreement")}
@@ -104,14 +110,14 @@ class AgreementStatusModel(FoldedReadModel):
 
     def fold(self, entity: str, loader: Loader) -> JSON | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Agreement.Registered")
+        state = entity_state(facts, entity, AGREEMENT_REGISTERED)
         if state is None:
             return None
-        recommended = [f for f in facts if f.event_type == "Recommendation.Issued"]
+        recommended = [f for f in facts if f.event_type == RECOMMENDATION_ISSUED]
         loader.need({f.entity for f in recommended} | _decision_keys_of(facts, entity))
         changes = _changes(loader, entity, state, facts)
         for r in recommended:
-            issued = entity_state(loader.get(r.entity), r.entity, "Recommendation.Issued")
+            issued = entity_state(loader.get(r.entity), r.entity, RECOMMENDATION_ISSUED)
             if issued is None or issued["voided"]:
                 continue
             for effect in effects(issued):
@@ -137,7 +143,7 @@ class AgreementStatusModel(FoldedReadModel):
 def _decision_keys_of(facts: list[Fact], entity: str) -> set[str]:
     return {
         key("decision", f.data["decision"]) for f in facts
-        if f.entity == entity and f.event_type == "Agreement.PartyDecided"
+        if f.entity == entity and f.event_type == AGREEMENT_PARTY_DECIDED
     }
 
 
@@ -168,12 +174,12 @@ def _changes(
     own = [f for f in facts if f.entity == entity]
     withdrawn = {
         (f.data["party"].casefold(), f.data["decision"].casefold()) for f in own
-        if f.event_type == "Agreement.PartyDecisionWithdrawn"
+        if f.event_type == AGREEMENT_PARTY_DECISION_WITHDRAWN
     }
     deciding = decisions(loader, _decision_keys_of(facts, entity), meetings=False)
     changes: dict[tuple[str, str], JSON] = {}
     for f in own:
-        if f.event_type != "Agreement.PartyDecided":
+        if f.event_type != AGREEMENT_PARTY_DECIDED:
             continue
         d = deciding.get(key("decision", f.data["decision"]))
         counts = (
@@ -219,7 +225,7 @@ def _replacements(loader: Loader, refs: list[str]) -> dict[str, JSON]:
     result: dict[str, JSON] = {}
     for ref, k in keys.items():
         facts = loader.get(k)
-        state = entity_state(facts, k, "Agreement.Registered")
+        state = entity_state(facts, k, AGREEMENT_REGISTERED)
         if state is None:
             continue
         adopt = _changes(loader, k, state, facts).get(("adopt", "None"))

@@ -21,6 +21,11 @@ from projections.derivations import (
     endorsement_keys,
     entity_state,
 )
+from projections.events import (
+    ASSIGNMENT_DEADLINE_REVISED,
+    ASSIGNMENT_GIVEN,
+    ASSIGNMENT_REPORTED_BACK,
+)
 from projections.facts import JSON, Item, Loader, key, parse_date
 from projections.readmodel import FoldedReadModel
 
@@ -62,7 +67,7 @@ class AssignmentsModel(FoldedReadModel):
 
     name = "assignments"
     entity_kind = "assignment"
-    root_events = frozenset({"Assignment.Given"})
+    root_events = frozenset({ASSIGNMENT_GIVEN})
     columns = (("organisation", "text"),)
 
     def extra_keys(self, item: Item) -> Sequence[str]:
@@ -70,10 +75,10 @@ class AssignmentsModel(FoldedReadModel):
 
     def fold(self, entity: str, loader: Loader) -> JSON | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Assignment.Given")
+        state = entity_state(facts, entity, ASSIGNMENT_GIVEN)
         if state is None:
             return None
-        revised = [f for f in facts if f.event_type == "Assignment.DeadlineRevised"]
+        revised = [f for f in facts if f.event_type == ASSIGNMENT_DEADLINE_REVISED]
         deciders = {key("decision", f.data["decision"]) for f in revised}
         deciders.add(key("decision", state["decision"]))
         deciding = decisions(loader, deciders, meetings=False)
@@ -91,7 +96,7 @@ class AssignmentsModel(FoldedReadModel):
                  "revised_on": d["decided_on"], "effective_on": d["effective_on"],
                  "position": f.position}
             )
-        report = next((f for f in facts if f.event_type == "Assignment.ReportedBack"), None)
+        report = next((f for f in facts if f.event_type == ASSIGNMENT_REPORTED_BACK), None)
         state["reported_on"] = report.data["reported_on"] if report else None
         state["report_summary"] = report.data.get("summary") if report else None
         return state

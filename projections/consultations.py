@@ -13,6 +13,11 @@ from datetime import date
 from typing import Any, Literal
 
 from projections.derivations import Correction, corrections_of, entity_state, same
+from projections.events import (
+    CONSULTATION_CLOSED,
+    CONSULTATION_OPENED,
+    CONSULTATION_RESPONSE_RECEIVED,
+)
 from projections.facts import JSON, Loader, parse_date
 from projections.readmodel import FoldedReadModel
 
@@ -60,12 +65,12 @@ class ConsultationsModel(FoldedReadModel):
 
     name = "consultations"
     entity_kind = "consultation"
-    root_events = frozenset({"Consultation.Opened"})
+    root_events = frozenset({CONSULTATION_OPENED})
     columns = (("organisation", "text"),)
 
     def fold(self, entity: str, loader: Loader) -> JSON | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Consultation.Opened")
+        state = entity_state(facts, entity, CONSULTATION_OPENED)
         if state is None:
             return None
         state["responses"] = [
@@ -77,9 +82,9 @@ class ConsultationsModel(FoldedReadModel):
                 "decision": f.data.get("decision"),
                 "position": f.position,
             }
-            for f in facts if f.event_type == "Consultation.ResponseReceived"
+            for f in facts if f.event_type == CONSULTATION_RESPONSE_RECEIVED
         ]
-        closed = next((f for f in facts if f.event_type == "Consultation.Closed"), None)
+        closed = next((f for f in facts if f.event_type == CONSULTATION_CLOSED), None)
         state["closed_on"] = closed.data["closed_on"] if closed else None
         return state
 

@@ -28,6 +28,7 @@ from projections.derivations import (
     endorsement_keys,
     verified_as_of,
 )
+from projections.events import DECISION_RECORDED
 from projections.facts import JSON, Item, Loader, parse_date
 from projections.readmodel import FoldedReadModel
 
@@ -74,7 +75,7 @@ class DecisionRegisterModel(FoldedReadModel):
 
     name = "decisions"
     entity_kind = "decision"
-    root_events = frozenset({"Decision.Recorded"})
+    root_events = frozenset({DECISION_RECORDED})
     columns = (
         ("organisation", "text"),
         ("body", "text"),

@@ -26,6 +26,23 @@ from projections.derivations import (
     entity_state,
     primary_date,
 )
+from projections.events import (
+    AGREEMENT_PARTY_DECIDED,
+    AGREEMENT_PARTY_DECISION_WITHDRAWN,
+    AGREEMENT_REGISTERED,
+    ASSIGNMENT_GIVEN,
+    CONSULTATION_OPENED,
+    DECISION_RECORDED,
+    MATTER_CASE_NUMBER_ADDED,
+    MATTER_LINKED,
+    MATTER_OPENED,
+    MEETING_HELD,
+    MEETING_PARAGRAPH_RECORDED,
+    MOTION_TABLED,
+    RECOMMENDATION_ISSUED,
+    RECOMMENDATION_PRINCIPAL_DECIDED,
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN,
+)
 from projections.facts import (
     JSON,
     Fact,
@@ -41,19 +58,19 @@ from projections.readmodel import FoldedReadModel
 
 #: Entries that register something on a matter, by the kind of thing they create.
 ATTACHED: dict[str, str] = {
-    "Decision.Recorded": "decision",
-    "Motion.Tabled": "motion",
-    "Recommendation.Issued": "recommendation",
-    "Consultation.Opened": "consultation",
-    "Agreement.Registered": "agreement",
+    DECISION_RECORDED: "decision",
+    MOTION_TABLED: "motion",
+    RECOMMENDATION_ISSUED: "recommendation",
+    CONSULTATION_OPENED: "consultation",
+    AGREEMENT_REGISTERED: "agreement",
 }
 CREATED_BY_KIND = {kind: event for event, kind in ATTACHED.items()} | {
-    "assignment": "Assignment.Given",
-    "meeting": "Meeting.Held",
+    "assignment": ASSIGNMENT_GIVEN,
+    "meeting": MEETING_HELD,
 }
 WITHDRAWALS = {
-    "Recommendation.PrincipalDecisionWithdrawn": ("Recommendation.PrincipalDecided", "principal"),
-    "Agreement.PartyDecisionWithdrawn": ("Agreement.PartyDecided", "party"),
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN: (RECOMMENDATION_PRINCIPAL_DECIDED, "principal"),
+    AGREEMENT_PARTY_DECISION_WITHDRAWN: (AGREEMENT_PARTY_DECIDED, "party"),
 }
 
 
@@ -107,41 +124,41 @@ class MatterTimelineModel(FoldedReadModel):
 
     name = "matters"
     entity_kind = "matter"
-    root_events = frozenset({"Matter.Opened"})
+    root_events = frozenset({MATTER_OPENED})
 
     def extra_keys(self, item: Item) -> Sequence[str]:
         event_type, data = item.event_type, item.data
-        if event_type == "Matter.Opened":
+        if event_type == MATTER_OPENED:
             return [dnr_key(c["organisation"], c["dnr"]) for c in data["case_numbers"]]
-        if event_type == "Matter.CaseNumberAdded":
+        if event_type == MATTER_CASE_NUMBER_ADDED:
             return (dnr_key(data["organisation"], data["dnr"]),)
-        if event_type == "Matter.Linked":
+        if event_type == MATTER_LINKED:
             return (key("matter", data["other"]),)
-        if event_type in ATTACHED or event_type == "Meeting.ParagraphRecorded":
+        if event_type in ATTACHED or event_type == MEETING_PARAGRAPH_RECORDED:
             return (key("matter", data["matter"]),) if data.get("matter") else ()
-        if event_type == "Assignment.Given":
+        if event_type == ASSIGNMENT_GIVEN:
             return (key("decision", data["decision"]),)
         return ()
 
     def fold(self, entity: str, loader: Loader) -> JSON | None:
         """The matter itself: case numbers, links, its own entries (the rest is read later)."""
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Matter.Opened")
+        state = entity_state(facts, entity, MATTER_OPENED)
         if state is None:
             return None
         own = [f for f in facts if f.entity == entity]
-        incoming = [f for f in facts if f.event_type == "Matter.Linked" and f.entity != entity]
+        incoming = [f for f in facts if f.event_type == MATTER_LINKED and f.entity != entity]
         loader.need(f.entity for f in incoming)
         state["case_numbers"] = list(state["case_numbers"]) + [
             {"organisation": f.data["organisation"], "dnr": f.data["dnr"]}
-            for f in own if f.event_type == "Matter.CaseNumberAdded"
+            for f in own if f.event_type == MATTER_CASE_NUMBER_ADDED
         ]
         links = [
             {"other": f.data["other"], "relation": f.data["relation"], "direction": "to"}
-            for f in own if f.event_type == "Matter.Linked"
+            for f in own if f.event_type == MATTER_LINKED
         ]
         for f in incoming:
-            source = entity_state(loader.get(f.entity), f.entity, "Matter.Opened")
+            source = entity_state(loader.get(f.entity), f.entity, MATTER_OPENED)
             if source is not None and not source["voided"]:
                 links.append(
                     {"other": source["ref"], "relation": f.data["relation"], "direction": "from"}
@@ -169,7 +186,7 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
     attached = [
         f for f in facts
         if f.entity != entity
-        and (f.event_type in ATTACHED or f.event_type == "Meeting.ParagraphRecorded")
+        and (f.event_type in ATTACHED or f.event_type == MEETING_PARAGRAPH_RECORDED)
     ]
     loader.need({f.entity for f in attached})
     registered = {
@@ -178,7 +195,7 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
     }
     assignments = sorted(
         {f.entity for k, added in registered.items() if added and k.startswith("decision:")
-         for f in loader.get(k) if f.event_type == "Assignment.Given"}
+         for f in loader.get(k) if f.event_type == ASSIGNMENT_GIVEN}
     )
     loader.need(assignments)
     entries: list[JSON] = list(state["entries"])
@@ -187,7 +204,7 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
         if f.entity.startswith("meeting:"):
             at_meetings.setdefault(f.entity, []).append(f)
     for k in sorted(at_meetings):
-        meeting = entity_state(loader.get(k), k, "Meeting.Held")
+        meeting = entity_state(loader.get(k), k, MEETING_HELD)
         if meeting is not None and not meeting["voided"]:
             entries += _entries(at_meetings[k], meeting, meeting["held_on"])
     for added in registered.values():
@@ -241,7 +258,7 @@ def _entries(
 
     Their one-line accounts are written when the timeline is read (:func:`matter_timeline`).
     """
-    created_on = default_on or primary_date("Matter.Opened", state)
+    created_on = default_on or primary_date(MATTER_OPENED, state)
     corrected_by = [c["position"] for c in state.get("corrections") or []]
     result = []
     for f in facts:
