@@ -314,17 +314,18 @@ def _change_view(
     )
 
 
-def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus | None:
-    """The agreement on ``as_of`` from its folded state (None if it was voided)."""
-    if state["voided"]:
-        return None
+#: The change that ends the agreement (terminates or replaces it) and the day it ends.
+Ending = tuple[date, AgreementChange]
+
+
+def _history(
+    state: Mapping[str, Any], as_of: date
+) -> tuple[list[AgreementChange], Ending | None]:
+    """The changes known on ``as_of``, and the earliest end one of them in force brings."""
     parties = list(state["parties"])
-    valid_from = parse_date(state["valid_from"])
-    registered_until = parse_date(state.get("valid_until"))
-    assert valid_from is not None
     replacements = state.get("replacements") or {}
     history: list[AgreementChange] = []
-    ending: tuple[date, AgreementChange] | None = None
+    ending: Ending | None = None
     for change in state["changes"]:
         end = None
         if change["kind"] == "terminate":
@@ -339,39 +340,68 @@ def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus |
         history.append(view)
         if view.state == "in_force" and end is not None and (ending is None or end < ending[0]):
             ending = (end, view)
-    in_force = [c for c in history if c.state == "in_force"]
+    return history, ending
+
+
+def _start(state: Mapping[str, Any], in_force: list[AgreementChange]) -> date | None:
+    """When the agreement starts: its registered start, or once every party adopted it
+    (one registered as not concluded; None until then)."""
+    valid_from = parse_date(state["valid_from"])
+    assert valid_from is not None
+    if state["concluded"]:
+        return valid_from
     adopted = next((c for c in in_force if c.kind == "adopt"), None)
-    start: date | None = valid_from
-    if not state["concluded"]:
-        adopted_from = adopted.in_force_from if adopted else None
-        start = max(valid_from, adopted_from) if adopted_from else None
+    adopted_from = adopted.in_force_from if adopted else None
+    return max(valid_from, adopted_from) if adopted_from else None
+
+
+def _valid_until(
+    registered_until: date | None, extensions: list[AgreementChange], ending: Ending | None
+) -> date | None:
+    """The latest extension in force (else the registered end), cut the day before an end."""
+    valid_until = extensions[-1].until if extensions else registered_until
+    if ending is not None:
+        last_day = ending[0] - timedelta(days=1)
+        valid_until = last_day if valid_until is None else min(valid_until, last_day)
+    return valid_until
+
+
+def _status(
+    ending: Ending | None, start: date | None, valid_until: date | None, as_of: date
+) -> AgreementState:
+    if ending is not None and ending[0] <= as_of:
+        return "superseded" if ending[1].kind == "replace" else "terminated"
+    if start is None:
+        return "awaiting_adoption"
+    if as_of < start:
+        return "not_yet_in_force"
+    if valid_until is not None and as_of > valid_until:
+        return "expired"
+    return "in_force"
+
+
+def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus | None:
+    """The agreement on ``as_of`` from its folded state (None if it was voided)."""
+    if state["voided"]:
+        return None
+    valid_from = parse_date(state["valid_from"])
+    registered_until = parse_date(state.get("valid_until"))
+    assert valid_from is not None
+    history, ending = _history(state, as_of)
+    in_force = [c for c in history if c.state == "in_force"]
+    start = _start(state, in_force)
     extensions = sorted(
         (c for c in in_force if c.kind == "extend"),
         key=lambda c: (c.in_force_from, history.index(c)),
     )
-    valid_until = extensions[-1].until if extensions else registered_until
-    ends_on = ending[0] if ending else None
-    if ends_on is not None:
-        last_day = ends_on - timedelta(days=1)
-        valid_until = last_day if valid_until is None else min(valid_until, last_day)
-    status: AgreementState
-    superseded_by = None
-    if ending is not None and ending[0] <= as_of:
-        status = "superseded" if ending[1].kind == "replace" else "terminated"
-        superseded_by = ending[1].replaced_by if ending[1].kind == "replace" else None
-    elif start is None:
-        status = "awaiting_adoption"
-    elif as_of < start:
-        status = "not_yet_in_force"
-    elif valid_until is not None and as_of > valid_until:
-        status = "expired"
-    else:
-        status = "in_force"
+    valid_until = _valid_until(registered_until, extensions, ending)
+    status = _status(ending, start, valid_until, as_of)
+    superseded = status == "superseded" and ending is not None
     return AgreementStatus(
         ref=state["ref"],
         title=state["title"],
         kind=state["agreement_kind"],
-        parties=tuple(parties),
+        parties=tuple(state["parties"]),
         matter=state.get("matter"),
         as_of=as_of,
         status=status,
@@ -380,8 +410,8 @@ def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus |
         valid_until=valid_until,
         registered_valid_until=registered_until,
         extended=bool(extensions),
-        ends_on=ends_on,
-        superseded_by=superseded_by,
+        ends_on=ending[0] if ending else None,
+        superseded_by=ending[1].replaced_by if superseded and ending else None,
         pending_changes=tuple(c for c in history if c.state != "in_force"),
         history=tuple(history),
         corrections=corrections_of(state),
