@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ledger.domain.agreement import change_key
 from projections.derivations import (
     Correction,
+    Registered,
     corrections_of,
     decisions,
     effects,
@@ -93,7 +94,26 @@ class AgreementStatus:
     corrections: tuple[Correction, ...]
 
 
-class AgreementStatusModel(FoldedReadModel):
+class FoldedAgreement(Registered):
+    """An agreement's folded state: what :func:`agreement_status` reads (dates ISO).
+
+    ``changes`` are the changes its parties decided or a recommendation carried, each with
+    the parties' decisions (dated and in effect as the decisions are) and the day it is in
+    force from; ``replacements`` when each agreement replacing it without a date starts.
+    """
+
+    title: str
+    agreement_kind: str
+    parties: list[str]
+    matter: str | None
+    valid_from: str
+    valid_until: str | None
+    concluded: bool
+    changes: list[JSON]
+    replacements: dict[str, JSON]
+
+
+class AgreementStatusModel(FoldedReadModel[FoldedAgreement]):
     """Agreements with their parties' decisions, and the decisions' effect dates."""
 
     name = "agreements"
@@ -108,9 +128,9 @@ class AgreementStatusModel(FoldedReadModel):
             )
         return endorsement_keys(item)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedAgreement | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, AGREEMENT_REGISTERED)
+        state = cast(FoldedAgreement | None, entity_state(facts, entity, AGREEMENT_REGISTERED))
         if state is None:
             return None
         recommended = [f for f in facts if f.event_type == RECOMMENDATION_ISSUED]
@@ -168,7 +188,7 @@ def _change(
 
 
 def _changes(
-    loader: Loader, entity: str, state: JSON, facts: list[Fact]
+    loader: Loader, entity: str, state: Mapping[str, Any], facts: list[Fact]
 ) -> dict[tuple[str, str], JSON]:
     """Each change the parties decided, with their decisions and its in-force date."""
     own = [f for f in facts if f.entity == entity]
@@ -319,7 +339,7 @@ Ending = tuple[date, AgreementChange]
 
 
 def _history(
-    state: Mapping[str, Any], as_of: date
+    state: FoldedAgreement, as_of: date
 ) -> tuple[list[AgreementChange], Ending | None]:
     """The changes known on ``as_of``, and the earliest end one of them in force brings."""
     parties = list(state["parties"])
@@ -343,7 +363,7 @@ def _history(
     return history, ending
 
 
-def _start(state: Mapping[str, Any], in_force: list[AgreementChange]) -> date | None:
+def _start(state: FoldedAgreement, in_force: list[AgreementChange]) -> date | None:
     """When the agreement starts: its registered start, or once every party adopted it
     (one registered as not concluded; None until then)."""
     valid_from = parse_date(state["valid_from"])
@@ -380,7 +400,7 @@ def _status(
     return "in_force"
 
 
-def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus | None:
+def agreement_status(state: FoldedAgreement, as_of: date) -> AgreementStatus | None:
     """The agreement on ``as_of`` from its folded state (None if it was voided)."""
     if state["voided"]:
         return None

@@ -8,13 +8,14 @@ effect (else the date it was given with); the earlier ones stay in its history. 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 from projections.derivations import (
     Correction,
+    Registered,
     corrections_of,
     decisions,
     effective_as_of,
@@ -26,7 +27,7 @@ from projections.events import (
     ASSIGNMENT_GIVEN,
     ASSIGNMENT_REPORTED_BACK,
 )
-from projections.facts import JSON, Item, Loader, key, parse_date
+from projections.facts import Item, Loader, key, parse_date
 from projections.readmodel import FoldedReadModel
 
 AssignmentState = Literal["pending", "open", "overdue", "done"]
@@ -62,7 +63,32 @@ class AssignmentStatus:
     corrections: tuple[Correction, ...]
 
 
-class AssignmentsModel(FoldedReadModel):
+class RevisionFact(TypedDict):
+    """A deadline revision, dated and in effect as its decision is."""
+
+    due_on: str
+    decision: str
+    revised_on: str
+    effective_on: str | None
+    position: int
+
+
+class FoldedAssignment(Registered):
+    """An assignment's folded state: what :func:`assignment_status` reads (dates ISO)."""
+
+    decision: str
+    organisation: str
+    owner: str
+    task: str
+    given_on: str
+    due_on: str | None
+    given_effective_on: str | None
+    revisions: list[RevisionFact]
+    reported_on: str | None
+    report_summary: str | None
+
+
+class AssignmentsModel(FoldedReadModel[FoldedAssignment]):
     """Assignments, their deadline revisions and reports, and the deciding decisions."""
 
     name = "assignments"
@@ -73,9 +99,9 @@ class AssignmentsModel(FoldedReadModel):
     def extra_keys(self, item: Item) -> Sequence[str]:
         return endorsement_keys(item)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedAssignment | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, ASSIGNMENT_GIVEN)
+        state = cast(FoldedAssignment | None, entity_state(facts, entity, ASSIGNMENT_GIVEN))
         if state is None:
             return None
         revised = [f for f in facts if f.event_type == ASSIGNMENT_DEADLINE_REVISED]
@@ -101,11 +127,11 @@ class AssignmentsModel(FoldedReadModel):
         state["report_summary"] = report.data.get("summary") if report else None
         return state
 
-    def column_values(self, state: JSON) -> tuple[Any, ...]:
+    def column_values(self, state: FoldedAssignment) -> tuple[Any, ...]:
         return (state["organisation"].casefold(),)
 
 
-def assignment_status(state: Mapping[str, Any], as_of: date) -> AssignmentStatus | None:
+def assignment_status(state: FoldedAssignment, as_of: date) -> AssignmentStatus | None:
     """The assignment on ``as_of`` (None if voided or given later)."""
     given_on = parse_date(state["given_on"])
     assert given_on is not None

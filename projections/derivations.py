@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from projections.events import (
     AGREEMENT_PARTY_DECIDED,
@@ -81,6 +81,32 @@ def latest_date(values: Iterable[str | None]) -> str | None:
 
 
 # Registered facts, corrections and voiding -------------------------------------------------
+
+
+class CorrectionFact(TypedDict):
+    """A correction as a folded state keeps it (see :class:`Correction`)."""
+
+    field: str
+    wrong_value: Any
+    right_value: Any
+    reason: str
+    position: int
+    recorded_at: int
+    recorded_by: str
+
+
+class Registered(TypedDict):
+    """What every folded state holds besides its entity's registered fields (see
+    :func:`entity_state`); each read model's state extends it with what its view reads."""
+
+    ref: str
+    position: int
+    recorded_at: int
+    recorded_by: str
+    corrections: list[CorrectionFact]
+    voided: bool
+    void_reason: str | None
+    void_position: int | None
 
 
 def entity_state(facts: list[Fact], entity: str, created: str) -> JSON | None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 from ledger.database import Tx
 from ledger.domain.matter import case_number_ref
 from projections.derivations import (
     Correction,
+    Registered,
     corrections_of,
     date_of,
     dated_by,
@@ -119,7 +120,32 @@ class MatterTimeline:
     corrections: tuple[Correction, ...]
 
 
-class MatterTimelineModel(FoldedReadModel):
+class EntryFact(TypedDict):
+    """One entry of the timeline, dated by its act (its account is written when read)."""
+
+    position: int
+    recorded_at: int
+    recorded_by: str
+    event_type: str
+    kind: str
+    ref: str
+    on: str | None
+    corrected_by: list[int]
+
+
+class FoldedMatter(Registered):
+    """A matter's folded state: its case numbers, links and entries (what
+    :func:`matter_timeline` reads; with the entries of what is registered on it once
+    :meth:`MatterTimelineModel.timeline` has read them)."""
+
+    title: str
+    opened_on: str
+    case_numbers: list[JSON]
+    links: list[JSON]
+    entries: list[EntryFact]
+
+
+class MatterTimelineModel(FoldedReadModel[FoldedMatter]):
     """Matters, their case numbers, and the entries of everything registered on them."""
 
     name = "matters"
@@ -140,10 +166,10 @@ class MatterTimelineModel(FoldedReadModel):
             return (key("decision", data["decision"]),)
         return ()
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedMatter | None:
         """The matter itself: case numbers, links, its own entries (the rest is read later)."""
         facts = loader.get(entity)
-        state = entity_state(facts, entity, MATTER_OPENED)
+        state = cast(FoldedMatter | None, entity_state(facts, entity, MATTER_OPENED))
         if state is None:
             return None
         own = [f for f in facts if f.entity == entity]
@@ -167,7 +193,9 @@ class MatterTimelineModel(FoldedReadModel):
         state["entries"] = _entries(own, state)
         return state
 
-    def timeline(self, tx: Tx, state: JSON, facts: FactTables, known_at: int | None) -> JSON:
+    def timeline(
+        self, tx: Tx, state: FoldedMatter, facts: FactTables, known_at: int | None
+    ) -> FoldedMatter:
         """The matter's state with every entry about it, folded from the facts now.
 
         The entries of what is registered on a matter are many and change with every act
@@ -178,7 +206,7 @@ class MatterTimelineModel(FoldedReadModel):
         return folded[entity][0] or state
 
 
-def _with_registered(entity: str, loader: Loader) -> JSON | None:
+def _with_registered(entity: str, loader: Loader) -> FoldedMatter | None:
     state = MatterTimelineModel().fold(entity, loader)
     if state is None:
         return None
@@ -198,7 +226,7 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
          for f in loader.get(k) if f.event_type == ASSIGNMENT_GIVEN}
     )
     loader.need(assignments)
-    entries: list[JSON] = list(state["entries"])
+    entries: list[EntryFact] = list(state["entries"])
     at_meetings: dict[str, list[Fact]] = {}
     for f in attached:
         if f.entity.startswith("meeting:"):
@@ -215,12 +243,12 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
     return state
 
 
-def _entity_entries(loader: Loader, entity: str) -> list[JSON]:
+def _entity_entries(loader: Loader, entity: str) -> list[EntryFact]:
     """Entries of one entity registered on the matter (memoised; none if it was voided)."""
     return loader.memo("timeline", entity, _registered_entries, loader, entity)
 
 
-def _registered_entries(loader: Loader, entity: str) -> list[JSON]:
+def _registered_entries(loader: Loader, entity: str) -> list[EntryFact]:
     facts = loader.get(entity)
     kind = entity.split(":", 1)[0]
     state = entity_state(facts, entity, CREATED_BY_KIND[kind])
@@ -252,7 +280,7 @@ def _registered_entries(loader: Loader, entity: str) -> list[JSON]:
 def _entries(
     facts: list[Fact], state: Mapping[str, Any], default_on: str | None = None,
     loader: Loader | None = None,
-) -> list[JSON]:
+) -> list[EntryFact]:
     """Timeline entries of one entity's facts, dated by the (corrected) domain date, or by
     that of the act they name (read through ``loader``, which holds those acts' facts).
 
@@ -260,7 +288,7 @@ def _entries(
     """
     created_on = default_on or primary_date(MATTER_OPENED, state)
     corrected_by = [c["position"] for c in state.get("corrections") or []]
-    result = []
+    result: list[EntryFact] = []
     for f in facts:
         is_root = f.position == state["position"]
         data = state if is_root else f.data
@@ -281,7 +309,7 @@ def _entries(
     return result
 
 
-def entry_positions(state: Mapping[str, Any]) -> list[int]:
+def entry_positions(state: FoldedMatter) -> list[int]:
     """Positions of the entries (and corrections) whose data a timeline's accounts need."""
     return sorted(
         {e["position"] for e in state["entries"]}
@@ -305,7 +333,7 @@ def find_matter(
     return str(rows[0][0]) if rows else None
 
 
-def _account(entry: Mapping[str, Any], data: Mapping[int, JSON]) -> str:
+def _account(entry: EntryFact, data: Mapping[int, JSON]) -> str:
     """The entry's one-line account; a registration shows its corrected fields."""
     fields = dict(data.get(entry["position"], {}))
     for position in entry["corrected_by"]:
@@ -316,7 +344,7 @@ def _account(entry: Mapping[str, Any], data: Mapping[int, JSON]) -> str:
 
 
 def matter_timeline(
-    state: Mapping[str, Any], as_of: date, data: Mapping[int, JSON]
+    state: FoldedMatter, as_of: date, data: Mapping[int, JSON]
 ) -> MatterTimeline | None:
     """The timeline up to ``as_of`` (None if the matter was voided or opened later).
 
