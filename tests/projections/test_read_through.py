@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from projections.pipeline import TRACKING_TABLE
 from projections.queries import ReadModels
 from tests.projections.conftest import Registrar, Store
 
@@ -159,3 +160,21 @@ def test_the_timeline_never_shows_an_act_before_the_decision_that_made_it(
     assert decided == RIGHT
     assert all(e.on is not None and e.on >= decided for e in timeline.entries
                if e.event_type.startswith("Assignment."))
+
+
+def test_an_audit_trail_kept_by_the_earlier_version_is_rebuilt_and_reads_through(
+    store: Store, registrar: Registrar
+) -> None:
+    given_a_decision_corrected_from_the_25th_to_the_30th(registrar)
+    store.runner().run_once()
+    database = store.database()
+    with database.transaction(write=True) as tx:  # the tables as the earlier version kept them
+        for column in ("dated_by", "sets_date"):
+            tx.execute(f"ALTER TABLE {tx.table('rm_audit_entry')} DROP COLUMN {column}")
+        tx.execute(f"UPDATE {tx.table(TRACKING_TABLE)} SET version = 1"
+                   " WHERE read_model = 'audit'")
+
+    models = read(store)
+
+    assert dates(models) == every_read_model_says(RIGHT)
+    assert dates(models, known_at=BEFORE_CORRECTION) == every_read_model_says(WRONG)
