@@ -458,7 +458,8 @@ def verified_as_of(decision: Mapping[str, Any], as_of: date) -> date | None:
 
 # Dates and descriptions of entries ----------------------------------------------------------
 
-#: The domain date each kind of entry speaks of (decided on, issued on, ...).
+#: The domain date each kind of entry speaks of (decided on, issued on, ...), held by the
+#: entry itself; an entry dated by the act it names is in :data:`DATED_BY` instead.
 PRIMARY_DATE: dict[str, str] = {
     ORGANISATION_REGISTERED: "registered_on",
     ORGANISATION_ROLE_ASSIGNED: "valid_from",
@@ -474,14 +475,10 @@ PRIMARY_DATE: dict[str, str] = {
     MOTION_TABLED: "tabled_on",
     DECISION_RECORDED: "decided_on",
     RECOMMENDATION_ISSUED: "issued_on",
-    RECOMMENDATION_PRINCIPAL_DECIDED: "decided_on",
     CONSULTATION_OPENED: "opens_on",
     CONSULTATION_RESPONSE_RECEIVED: "received_on",
     CONSULTATION_CLOSED: "closed_on",
     AGREEMENT_REGISTERED: "valid_from",
-    AGREEMENT_PARTY_DECIDED: "decided_on",
-    ASSIGNMENT_GIVEN: "given_on",
-    ASSIGNMENT_DEADLINE_REVISED: "revised_on",
     ASSIGNMENT_REPORTED_BACK: "reported_on",
 }
 
