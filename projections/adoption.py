@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 from projections.derivations import (
     ConditionsState,
     ConditionStatus,
     Correction,
+    Registered,
     conditions_as_of,
     conditions_state,
     corrections_of,
@@ -26,6 +27,11 @@ from projections.derivations import (
     entity_state,
     same,
     verified_as_of,
+)
+from projections.events import (
+    RECOMMENDATION_ISSUED,
+    RECOMMENDATION_PRINCIPAL_DECIDED,
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN,
 )
 from projections.facts import JSON, Item, Loader, key, parse_date
 from projections.readmodel import FoldedReadModel
@@ -90,32 +96,63 @@ class Adoption:
     corrections: tuple[Correction, ...]
 
 
-class AdoptionModel(FoldedReadModel):
+class ResponseFact(TypedDict):
+    """A principal's decision on the recommendation, standing as its decision does."""
+
+    principal: str
+    decision: str
+    outcome: str
+    decided_on: str
+    position: int
+    body: str
+    meeting: str | None
+    paragraph: int | None
+    verified_on: str | None
+    effective_on: str | None
+    conditions: list[JSON]
+
+
+class FoldedRecommendation(Registered):
+    """A recommendation's folded state: what :func:`adoption` reads (dates ISO)."""
+
+    joint_body: str
+    title: str
+    matter: str | None
+    decision: str | None
+    issued_on: str
+    addressees: list[str]
+    respond_by: str | None
+    responses: list[ResponseFact]
+
+
+class AdoptionModel(FoldedReadModel[FoldedRecommendation]):
     """Recommendations, the principals' decisions on them, and those decisions' standing."""
 
     name = "adoption"
     entity_kind = "recommendation"
-    root_events = frozenset({"Recommendation.Issued"})
+    root_events = frozenset({RECOMMENDATION_ISSUED})
     columns = (("joint_body", "text"),)
 
     def extra_keys(self, item: Item) -> Sequence[str]:
         return endorsement_keys(item)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedRecommendation | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Recommendation.Issued")
+        state = cast(
+            FoldedRecommendation | None, entity_state(facts, entity, RECOMMENDATION_ISSUED)
+        )
         if state is None:
             return None
         own = [f for f in facts if f.entity == entity]
         withdrawn = {
             (f.data["principal"].casefold(), f.data["decision"].casefold()) for f in own
-            if f.event_type == "Recommendation.PrincipalDecisionWithdrawn"
+            if f.event_type == RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN
         }
-        decided = [f for f in own if f.event_type == "Recommendation.PrincipalDecided"]
+        decided = [f for f in own if f.event_type == RECOMMENDATION_PRINCIPAL_DECIDED]
         deciding = decisions(
             loader, {key("decision", f.data["decision"]) for f in decided}, meetings=True
         )
-        responses: list[JSON] = []
+        responses: list[ResponseFact] = []
         for f in decided:
             d = deciding.get(key("decision", f.data["decision"]))
             if d is None or d["voided"]:
@@ -140,7 +177,7 @@ class AdoptionModel(FoldedReadModel):
         state["responses"] = responses
         return state
 
-    def column_values(self, state: JSON) -> tuple[Any, ...]:
+    def column_values(self, state: FoldedRecommendation) -> tuple[Any, ...]:
         return (state["joint_body"].casefold(),)
 
 
@@ -183,7 +220,7 @@ def _outcome(
     )
 
 
-def adoption(state: Mapping[str, Any], as_of: date) -> Adoption | None:
+def adoption(state: FoldedRecommendation, as_of: date) -> Adoption | None:
     """Where each principal stands on ``as_of`` (None if voided or not yet issued)."""
     issued_on = parse_date(state["issued_on"])
     assert issued_on is not None

@@ -16,17 +16,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ledger.domain.agreement import change_key
 from projections.derivations import (
     Correction,
+    Registered,
     corrections_of,
     decisions,
     effects,
     endorsement_keys,
     entity_state,
     same,
+)
+from projections.events import (
+    AGREEMENT_PARTY_DECIDED,
+    AGREEMENT_PARTY_DECISION_WITHDRAWN,
+    AGREEMENT_REGISTERED,
+    RECOMMENDATION_ISSUED,
 )
 from projections.facts import JSON, Fact, Item, Loader, key, parse_date
 from projections.readmodel import FoldedReadModel
@@ -87,31 +94,50 @@ class AgreementStatus:
     corrections: tuple[Correction, ...]
 
 
-class AgreementStatusModel(FoldedReadModel):
+class FoldedAgreement(Registered):
+    """An agreement's folded state: what :func:`agreement_status` reads (dates ISO).
+
+    ``changes`` are the changes its parties decided or a recommendation carried, each with
+    the parties' decisions (dated and in effect as the decisions are) and the day it is in
+    force from; ``replacements`` when each agreement replacing it without a date starts.
+    """
+
+    title: str
+    agreement_kind: str
+    parties: list[str]
+    matter: str | None
+    valid_from: str
+    valid_until: str | None
+    concluded: bool
+    changes: list[JSON]
+    replacements: dict[str, JSON]
+
+
+class AgreementStatusModel(FoldedReadModel[FoldedAgreement]):
     """Agreements with their parties' decisions, and the decisions' effect dates."""
 
     name = "agreements"
     entity_kind = "agreement"
-    root_events = frozenset({"Agreement.Registered"})
+    root_events = frozenset({AGREEMENT_REGISTERED})
 
     def extra_keys(self, item: Item) -> Sequence[str]:
-        if item.event_type == "Recommendation.Issued":
+        if item.event_type == RECOMMENDATION_ISSUED:
             return sorted(
                 {key("agreement", e["agreement"]) for e in effects(item.data)
                  if str(e.get("effect", "")).endswith("_agreement")}
             )
         return endorsement_keys(item)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedAgreement | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Agreement.Registered")
+        state = cast(FoldedAgreement | None, entity_state(facts, entity, AGREEMENT_REGISTERED))
         if state is None:
             return None
-        recommended = [f for f in facts if f.event_type == "Recommendation.Issued"]
+        recommended = [f for f in facts if f.event_type == RECOMMENDATION_ISSUED]
         loader.need({f.entity for f in recommended} | _decision_keys_of(facts, entity))
         changes = _changes(loader, entity, state, facts)
         for r in recommended:
-            issued = entity_state(loader.get(r.entity), r.entity, "Recommendation.Issued")
+            issued = entity_state(loader.get(r.entity), r.entity, RECOMMENDATION_ISSUED)
             if issued is None or issued["voided"]:
                 continue
             for effect in effects(issued):
@@ -137,7 +163,7 @@ class AgreementStatusModel(FoldedReadModel):
 def _decision_keys_of(facts: list[Fact], entity: str) -> set[str]:
     return {
         key("decision", f.data["decision"]) for f in facts
-        if f.entity == entity and f.event_type == "Agreement.PartyDecided"
+        if f.entity == entity and f.event_type == AGREEMENT_PARTY_DECIDED
     }
 
 
@@ -162,18 +188,18 @@ def _change(
 
 
 def _changes(
-    loader: Loader, entity: str, state: JSON, facts: list[Fact]
+    loader: Loader, entity: str, state: Mapping[str, Any], facts: list[Fact]
 ) -> dict[tuple[str, str], JSON]:
     """Each change the parties decided, with their decisions and its in-force date."""
     own = [f for f in facts if f.entity == entity]
     withdrawn = {
         (f.data["party"].casefold(), f.data["decision"].casefold()) for f in own
-        if f.event_type == "Agreement.PartyDecisionWithdrawn"
+        if f.event_type == AGREEMENT_PARTY_DECISION_WITHDRAWN
     }
     deciding = decisions(loader, _decision_keys_of(facts, entity), meetings=False)
     changes: dict[tuple[str, str], JSON] = {}
     for f in own:
-        if f.event_type != "Agreement.PartyDecided":
+        if f.event_type != AGREEMENT_PARTY_DECIDED:
             continue
         d = deciding.get(key("decision", f.data["decision"]))
         counts = (
@@ -219,7 +245,7 @@ def _replacements(loader: Loader, refs: list[str]) -> dict[str, JSON]:
     result: dict[str, JSON] = {}
     for ref, k in keys.items():
         facts = loader.get(k)
-        state = entity_state(facts, k, "Agreement.Registered")
+        state = entity_state(facts, k, AGREEMENT_REGISTERED)
         if state is None:
             continue
         adopt = _changes(loader, k, state, facts).get(("adopt", "None"))
@@ -308,17 +334,18 @@ def _change_view(
     )
 
 
-def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus | None:
-    """The agreement on ``as_of`` from its folded state (None if it was voided)."""
-    if state["voided"]:
-        return None
+#: The change that ends the agreement (terminates or replaces it) and the day it ends.
+Ending = tuple[date, AgreementChange]
+
+
+def _history(
+    state: FoldedAgreement, as_of: date
+) -> tuple[list[AgreementChange], Ending | None]:
+    """The changes known on ``as_of``, and the earliest end one of them in force brings."""
     parties = list(state["parties"])
-    valid_from = parse_date(state["valid_from"])
-    registered_until = parse_date(state.get("valid_until"))
-    assert valid_from is not None
     replacements = state.get("replacements") or {}
     history: list[AgreementChange] = []
-    ending: tuple[date, AgreementChange] | None = None
+    ending: Ending | None = None
     for change in state["changes"]:
         end = None
         if change["kind"] == "terminate":
@@ -333,39 +360,68 @@ def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus |
         history.append(view)
         if view.state == "in_force" and end is not None and (ending is None or end < ending[0]):
             ending = (end, view)
-    in_force = [c for c in history if c.state == "in_force"]
+    return history, ending
+
+
+def _start(state: FoldedAgreement, in_force: list[AgreementChange]) -> date | None:
+    """When the agreement starts: its registered start, or once every party adopted it
+    (one registered as not concluded; None until then)."""
+    valid_from = parse_date(state["valid_from"])
+    assert valid_from is not None
+    if state["concluded"]:
+        return valid_from
     adopted = next((c for c in in_force if c.kind == "adopt"), None)
-    start: date | None = valid_from
-    if not state["concluded"]:
-        adopted_from = adopted.in_force_from if adopted else None
-        start = max(valid_from, adopted_from) if adopted_from else None
+    adopted_from = adopted.in_force_from if adopted else None
+    return max(valid_from, adopted_from) if adopted_from else None
+
+
+def _valid_until(
+    registered_until: date | None, extensions: list[AgreementChange], ending: Ending | None
+) -> date | None:
+    """The latest extension in force (else the registered end), cut the day before an end."""
+    valid_until = extensions[-1].until if extensions else registered_until
+    if ending is not None:
+        last_day = ending[0] - timedelta(days=1)
+        valid_until = last_day if valid_until is None else min(valid_until, last_day)
+    return valid_until
+
+
+def _status(
+    ending: Ending | None, start: date | None, valid_until: date | None, as_of: date
+) -> AgreementState:
+    if ending is not None and ending[0] <= as_of:
+        return "superseded" if ending[1].kind == "replace" else "terminated"
+    if start is None:
+        return "awaiting_adoption"
+    if as_of < start:
+        return "not_yet_in_force"
+    if valid_until is not None and as_of > valid_until:
+        return "expired"
+    return "in_force"
+
+
+def agreement_status(state: FoldedAgreement, as_of: date) -> AgreementStatus | None:
+    """The agreement on ``as_of`` from its folded state (None if it was voided)."""
+    if state["voided"]:
+        return None
+    valid_from = parse_date(state["valid_from"])
+    registered_until = parse_date(state.get("valid_until"))
+    assert valid_from is not None
+    history, ending = _history(state, as_of)
+    in_force = [c for c in history if c.state == "in_force"]
+    start = _start(state, in_force)
     extensions = sorted(
         (c for c in in_force if c.kind == "extend"),
         key=lambda c: (c.in_force_from, history.index(c)),
     )
-    valid_until = extensions[-1].until if extensions else registered_until
-    ends_on = ending[0] if ending else None
-    if ends_on is not None:
-        last_day = ends_on - timedelta(days=1)
-        valid_until = last_day if valid_until is None else min(valid_until, last_day)
-    status: AgreementState
-    superseded_by = None
-    if ending is not None and ending[0] <= as_of:
-        status = "superseded" if ending[1].kind == "replace" else "terminated"
-        superseded_by = ending[1].replaced_by if ending[1].kind == "replace" else None
-    elif start is None:
-        status = "awaiting_adoption"
-    elif as_of < start:
-        status = "not_yet_in_force"
-    elif valid_until is not None and as_of > valid_until:
-        status = "expired"
-    else:
-        status = "in_force"
+    valid_until = _valid_until(registered_until, extensions, ending)
+    status = _status(ending, start, valid_until, as_of)
+    superseded = status == "superseded" and ending is not None
     return AgreementStatus(
         ref=state["ref"],
         title=state["title"],
         kind=state["agreement_kind"],
-        parties=tuple(parties),
+        parties=tuple(state["parties"]),
         matter=state.get("matter"),
         as_of=as_of,
         status=status,
@@ -374,8 +430,8 @@ def agreement_status(state: Mapping[str, Any], as_of: date) -> AgreementStatus |
         valid_until=valid_until,
         registered_valid_until=registered_until,
         extended=bool(extensions),
-        ends_on=ends_on,
-        superseded_by=superseded_by,
+        ends_on=ending[0] if ending else None,
+        superseded_by=ending[1].replaced_by if superseded and ending else None,
         pending_changes=tuple(c for c in history if c.state != "in_force"),
         history=tuple(history),
         corrections=corrections_of(state),

@@ -8,20 +8,26 @@ effect (else the date it was given with); the earlier ones stay in its history. 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 from projections.derivations import (
     Correction,
+    Registered,
     corrections_of,
     decisions,
     effective_as_of,
     endorsement_keys,
     entity_state,
 )
-from projections.facts import JSON, Item, Loader, key, parse_date
+from projections.events import (
+    ASSIGNMENT_DEADLINE_REVISED,
+    ASSIGNMENT_GIVEN,
+    ASSIGNMENT_REPORTED_BACK,
+)
+from projections.facts import Item, Loader, key, parse_date
 from projections.readmodel import FoldedReadModel
 
 AssignmentState = Literal["pending", "open", "overdue", "done"]
@@ -57,27 +63,54 @@ class AssignmentStatus:
     corrections: tuple[Correction, ...]
 
 
-class AssignmentsModel(FoldedReadModel):
+class RevisionFact(TypedDict):
+    """A deadline revision, dated and in effect as its decision is."""
+
+    due_on: str
+    decision: str
+    revised_on: str
+    effective_on: str | None
+    position: int
+
+
+class FoldedAssignment(Registered):
+    """An assignment's folded state: what :func:`assignment_status` reads (dates ISO)."""
+
+    decision: str
+    organisation: str
+    owner: str
+    task: str
+    given_on: str
+    due_on: str | None
+    given_effective_on: str | None
+    revisions: list[RevisionFact]
+    reported_on: str | None
+    report_summary: str | None
+
+
+class AssignmentsModel(FoldedReadModel[FoldedAssignment]):
     """Assignments, their deadline revisions and reports, and the deciding decisions."""
 
     name = "assignments"
     entity_kind = "assignment"
-    root_events = frozenset({"Assignment.Given"})
+    root_events = frozenset({ASSIGNMENT_GIVEN})
     columns = (("organisation", "text"),)
 
     def extra_keys(self, item: Item) -> Sequence[str]:
         return endorsement_keys(item)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedAssignment | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Assignment.Given")
+        state = cast(FoldedAssignment | None, entity_state(facts, entity, ASSIGNMENT_GIVEN))
         if state is None:
             return None
-        revised = [f for f in facts if f.event_type == "Assignment.DeadlineRevised"]
+        revised = [f for f in facts if f.event_type == ASSIGNMENT_DEADLINE_REVISED]
         deciders = {key("decision", f.data["decision"]) for f in revised}
         deciders.add(key("decision", state["decision"]))
         deciding = decisions(loader, deciders, meetings=False)
         given_by = deciding.get(key("decision", state["decision"]))
+        if given_by is not None:  # given on the day of the decision that gave it, as corrected
+            state["given_on"] = given_by["decided_on"]
         state["given_effective_on"] = given_by["effective_on"] if given_by else state["given_on"]
         state["revisions"] = []
         for f in revised:
@@ -89,16 +122,16 @@ class AssignmentsModel(FoldedReadModel):
                  "revised_on": d["decided_on"], "effective_on": d["effective_on"],
                  "position": f.position}
             )
-        report = next((f for f in facts if f.event_type == "Assignment.ReportedBack"), None)
+        report = next((f for f in facts if f.event_type == ASSIGNMENT_REPORTED_BACK), None)
         state["reported_on"] = report.data["reported_on"] if report else None
         state["report_summary"] = report.data.get("summary") if report else None
         return state
 
-    def column_values(self, state: JSON) -> tuple[Any, ...]:
+    def column_values(self, state: FoldedAssignment) -> tuple[Any, ...]:
         return (state["organisation"].casefold(),)
 
 
-def assignment_status(state: Mapping[str, Any], as_of: date) -> AssignmentStatus | None:
+def assignment_status(state: FoldedAssignment, as_of: date) -> AssignmentStatus | None:
     """The assignment on ``as_of`` (None if voided or given later)."""
     given_on = parse_date(state["given_on"])
     assert given_on is not None

@@ -1,9 +1,13 @@
 """Read model 7, the audit trail: who recorded what and when, corrections and voidings with reasons.
 
 Every entry of the ledger is kept here, voided ones too (flagged), each with the domain
-date it speaks of. Answering *as known at* a moment filters on recorded time, *as of* a
-date on the domain date (registry acts without one, such as corrections, always show).
-Its tables are also the facts the six other read models fold.
+date it speaks of: an entry creating an entity, or naming another act whose date it
+shares (a principal's decision on a recommendation is the decision's), is dated by that
+act's date as corrected by then — the correction is found when the trail is read, so a
+trail *as known at* a moment before it still shows the old date. Answering *as known at*
+a moment filters on recorded time, *as of* a date on the domain date (registry acts
+without one, such as corrections, always show). Its tables are also the facts the six
+other read models fold.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any, Literal
 
 from ledger.database import Tx
 from projections.db import Database
-from projections.derivations import Correction, describe, primary_date
+from projections.derivations import DATE_FIELD, Correction, dated_by, describe, primary_date
+from projections.events import CORRECTED, CREATED, VOIDED
 from projections.facts import (
     FactTables,
     Item,
@@ -59,6 +64,9 @@ class AuditTrailModel(ReadModel):
     """
 
     name = "audit"
+    #: 2: ``dated_by`` (the act whose date an entry speaks of) and ``sets_date`` (a
+    #: correction's new date of its entity).
+    version = 2
 
     def tables(self, suffix: str = "") -> Sequence[str]:
         t = fact_tables(suffix)
@@ -73,8 +81,9 @@ class AuditTrailModel(ReadModel):
                 f"CREATE TABLE {tx.table(t.entry)} (position BIGINT NOT NULL,"
                 f" recorded_at BIGINT NOT NULL, recorded_by {text} NOT NULL,"
                 f" event_type {text} NOT NULL, kind {text} NOT NULL, ref TEXT,"
-                f" entity {text} NOT NULL, on_date {text}, adjustment {text},"
-                f" data TEXT NOT NULL, CONSTRAINT pk_{token}_a PRIMARY KEY (position))"
+                f" entity {text} NOT NULL, on_date {text}, dated_by {text}, sets_date {text},"
+                f" adjustment {text}, data TEXT NOT NULL,"
+                f" CONSTRAINT pk_{token}_a PRIMARY KEY (position))"
             )
             if not suffix:
                 self._index(tx, t.entry)
@@ -102,21 +111,27 @@ class AuditTrailModel(ReadModel):
         keys: list[tuple[str, int, int]] = []
         for item in items:
             adjustment = None
-            if item.event_type.endswith(".FactCorrected"):
+            sets_date = None
+            if item.event_type.endswith(CORRECTED):
                 adjustment = "correction"
-            elif item.event_type.endswith(".EntryVoided"):
+                if item.data["field"] == DATE_FIELD.get(item.kind):
+                    sets_date = str(item.data["right_value"])[:10]
+            elif item.event_type.endswith(VOIDED):
                 adjustment = "voiding"
+            dated = dated_by(item.event_type, item.data)
+            if dated is None and item.event_type == CREATED.get(item.kind):
+                dated = item.key
             rows.append(
                 (item.position, item.recorded_at, item.recorded_by, item.event_type,
-                 item.kind, item.ref, item.key,
-                 primary_date(item.event_type, item.data), adjustment, item.data_json)
+                 item.kind, item.ref, item.key, primary_date(item.event_type, item.data),
+                 dated, sets_date, adjustment, item.data_json)
             )
             keys.extend((k, item.position, item.recorded_at) for k in item.keys[1:])
         t = fact_tables(suffix)
         tx.insert(
             t.entry,
             ("position", "recorded_at", "recorded_by", "event_type", "kind", "ref", "entity",
-             "on_date", "adjustment", "data"),
+             "on_date", "dated_by", "sets_date", "adjustment", "data"),
             rows,
         )
         tx.insert(t.key, ("key", "position", "recorded_at"), keys)
@@ -158,12 +173,14 @@ class AuditTrailModel(ReadModel):
         limit: int = 100,
     ) -> list[AuditEntry]:
         table = tx.table(fact_tables().entry)
+        known = None if known_at is None else to_micros(known_at)
+        on, on_params = _on_date(table, known)
         conditions = ["a.position > ?"]
-        params: list[Any] = []
+        params: list[Any] = [*on_params]
         voided_known = ""
-        if known_at is not None:
+        if known is not None:
             voided_known = " AND v.recorded_at <= ?"
-            params.append(to_micros(known_at))
+            params.append(known)
         params.append(after)
         if entity is not None:
             conditions.append("a.entity = ?")
@@ -182,24 +199,42 @@ class AuditTrailModel(ReadModel):
         if recorded_to is not None:
             conditions.append("a.recorded_at <= ?")
             params.append(to_micros(recorded_to))
-        if known_at is not None:
+        if known is not None:
             conditions.append("a.recorded_at <= ?")
-            params.append(to_micros(known_at))
+            params.append(known)
         if as_of is not None:
-            conditions.append("(a.on_date IS NULL OR a.on_date <= ?)")
-            params.append(as_of.isoformat())
+            conditions.append(f"({on} IS NULL OR {on} <= ?)")
+            params += [*on_params, *on_params, as_of.isoformat()]
         params.append(limit)
         rows = tx.query(
             "SELECT a.position, a.recorded_at, a.recorded_by, a.event_type, a.kind,"
             f" COALESCE(a.ref, (SELECT c.ref FROM {table} c WHERE c.entity = a.entity"
             " ORDER BY c.position LIMIT 1)),"
-            " a.on_date, a.adjustment, a.data,"
+            f" {on}, a.adjustment, a.data,"
             f" EXISTS (SELECT 1 FROM {table} v WHERE v.entity = a.entity"
             f" AND v.adjustment = 'voiding'{voided_known})"
             f" FROM {table} a WHERE {' AND '.join(conditions)} ORDER BY a.position LIMIT ?",
             params,
         )
         return [_entry(row) for row in rows]
+
+
+def _on_date(table: str, known: int | None) -> tuple[str, list[Any]]:
+    """The SQL of an entry's domain date, and its parameters.
+
+    An entry dated by an act (``dated_by``: its own entity's creation, or the act it names)
+    takes that act's date as the latest correction of it recorded by ``known`` set it,
+    else as the act was registered.
+    """
+    by_then = "" if known is None else " AND c.recorded_at <= ?"
+    sql = (
+        "(CASE WHEN a.dated_by IS NULL THEN a.on_date ELSE COALESCE("
+        f"(SELECT c.sets_date FROM {table} c WHERE c.entity = a.dated_by"
+        f" AND c.sets_date IS NOT NULL{by_then} ORDER BY c.position DESC LIMIT 1),"
+        f" (SELECT r.on_date FROM {table} r WHERE r.entity = a.dated_by"
+        " ORDER BY r.position LIMIT 1)) END)"
+    )
+    return sql, ([] if known is None else [known])
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

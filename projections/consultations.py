@@ -7,13 +7,17 @@ is late; a principal still silent after the closing date is overdue.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
-from projections.derivations import Correction, corrections_of, entity_state, same
-from projections.facts import JSON, Loader, parse_date
+from projections.derivations import Correction, Registered, corrections_of, entity_state, same
+from projections.events import (
+    CONSULTATION_CLOSED,
+    CONSULTATION_OPENED,
+    CONSULTATION_RESPONSE_RECEIVED,
+)
+from projections.facts import Loader, parse_date
 from projections.readmodel import FoldedReadModel
 
 RoundState = Literal["not_yet_open", "open", "period_ended", "closed"]
@@ -55,17 +59,42 @@ class ConsultationStatus:
     corrections: tuple[Correction, ...]
 
 
-class ConsultationsModel(FoldedReadModel):
+class ResponseFact(TypedDict):
+    """A principal's response to the consultation, as received."""
+
+    principal: str
+    received_on: str
+    stance: str
+    summary: str | None
+    decision: str | None
+    position: int
+
+
+class FoldedConsultation(Registered):
+    """A consultation round's folded state: what :func:`consultation_status` reads."""
+
+    organisation: str
+    subject: str
+    matter: str | None
+    decision: str | None
+    addressees: list[str]
+    opens_on: str
+    closes_on: str
+    responses: list[ResponseFact]
+    closed_on: str | None
+
+
+class ConsultationsModel(FoldedReadModel[FoldedConsultation]):
     """Consultation rounds and their responses."""
 
     name = "consultations"
     entity_kind = "consultation"
-    root_events = frozenset({"Consultation.Opened"})
+    root_events = frozenset({CONSULTATION_OPENED})
     columns = (("organisation", "text"),)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedConsultation | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Consultation.Opened")
+        state = cast(FoldedConsultation | None, entity_state(facts, entity, CONSULTATION_OPENED))
         if state is None:
             return None
         state["responses"] = [
@@ -77,17 +106,17 @@ class ConsultationsModel(FoldedReadModel):
                 "decision": f.data.get("decision"),
                 "position": f.position,
             }
-            for f in facts if f.event_type == "Consultation.ResponseReceived"
+            for f in facts if f.event_type == CONSULTATION_RESPONSE_RECEIVED
         ]
-        closed = next((f for f in facts if f.event_type == "Consultation.Closed"), None)
+        closed = next((f for f in facts if f.event_type == CONSULTATION_CLOSED), None)
         state["closed_on"] = closed.data["closed_on"] if closed else None
         return state
 
-    def column_values(self, state: JSON) -> tuple[Any, ...]:
+    def column_values(self, state: FoldedConsultation) -> tuple[Any, ...]:
         return (state["organisation"].casefold(),)
 
 
-def consultation_status(state: Mapping[str, Any], as_of: date) -> ConsultationStatus | None:
+def consultation_status(state: FoldedConsultation, as_of: date) -> ConsultationStatus | None:
     """The round on ``as_of`` from its folded state (None if voided)."""
     if state["voided"]:
         return None

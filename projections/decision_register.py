@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from projections.derivations import (
     Appeal,
@@ -18,6 +18,7 @@ from projections.derivations import (
     ConditionsState,
     ConditionStatus,
     Correction,
+    Registered,
     appeal_status,
     appeals_as_of,
     conditions_as_of,
@@ -28,6 +29,7 @@ from projections.derivations import (
     endorsement_keys,
     verified_as_of,
 )
+from projections.events import DECISION_RECORDED
 from projections.facts import JSON, Item, Loader, parse_date
 from projections.readmodel import FoldedReadModel
 
@@ -69,12 +71,35 @@ class DecisionEntry:
     corrections: tuple[Correction, ...]
 
 
-class DecisionRegisterModel(FoldedReadModel):
+class FoldedDecision(Registered):
+    """A decision's folded state: its derived facts (:func:`derivations.decision`) with its
+    paragraph's verification, posting and appeals; what :func:`decision_entry` reads."""
+
+    organisation: str
+    body: str
+    meeting: str | None
+    paragraph: int | None
+    decided_on: str
+    matter: str | None
+    motion: str | None
+    outcome: str
+    points: list[JSON]
+    conditions: list[JSON]
+    justification: str | None
+    dispatched_to: list[str]
+    effective_on: str | None
+    verified_on: str | None
+    posted_on: str | None
+    appeal_period_ends: str | None
+    appeals: list[JSON]
+
+
+class DecisionRegisterModel(FoldedReadModel[FoldedDecision]):
     """Decisions with their meetings' verification, posting and appeals, and endorsements."""
 
     name = "decisions"
     entity_kind = "decision"
-    root_events = frozenset({"Decision.Recorded"})
+    root_events = frozenset({DECISION_RECORDED})
     columns = (
         ("organisation", "text"),
         ("body", "text"),
@@ -86,10 +111,10 @@ class DecisionRegisterModel(FoldedReadModel):
     def extra_keys(self, item: Item) -> Sequence[str]:
         return endorsement_keys(item)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
-        return decisions(loader, [entity], meetings=True).get(entity)
+    def fold(self, entity: str, loader: Loader) -> FoldedDecision | None:
+        return cast(FoldedDecision | None, decisions(loader, [entity], meetings=True).get(entity))
 
-    def column_values(self, state: JSON) -> tuple[Any, ...]:
+    def column_values(self, state: FoldedDecision) -> tuple[Any, ...]:
         dates = [c["right_value"] for c in state["corrections"] if c["field"] == "decided_on"]
         dates += [c["wrong_value"] for c in state["corrections"] if c["field"] == "decided_on"]
         dates.append(state["decided_on"])
@@ -107,7 +132,7 @@ def _effect_text(effect: Mapping[str, Any]) -> str:
     return f"{effect['effect']}({details})"
 
 
-def decision_entry(state: Mapping[str, Any], as_of: date) -> DecisionEntry | None:
+def decision_entry(state: FoldedDecision, as_of: date) -> DecisionEntry | None:
     """The decision on ``as_of`` (None if voided or decided later)."""
     decided_on = parse_date(state["decided_on"])
     assert decided_on is not None

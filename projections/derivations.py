@@ -17,8 +17,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
+from projections.events import (
+    AGREEMENT_PARTY_DECIDED,
+    AGREEMENT_PARTY_DECISION_WITHDRAWN,
+    AGREEMENT_REGISTERED,
+    ASSIGNMENT_DEADLINE_REVISED,
+    ASSIGNMENT_GIVEN,
+    ASSIGNMENT_REPORTED_BACK,
+    CASE_NUMBER_CLAIMED,
+    CONSULTATION_CLOSED,
+    CONSULTATION_OPENED,
+    CONSULTATION_RESPONSE_RECEIVED,
+    CORRECTED,
+    CREATED,
+    DECISION_RECORDED,
+    MATTER_CASE_NUMBER_ADDED,
+    MATTER_DOCUMENT_REGISTERED,
+    MATTER_LINKED,
+    MATTER_OPENED,
+    MEETING_APPEAL_LODGED,
+    MEETING_APPEAL_RESOLVED,
+    MEETING_CHECKERS_ELECTED,
+    MEETING_HELD,
+    MEETING_MINUTES_POSTED,
+    MEETING_MINUTES_VERIFIED,
+    MEETING_PARAGRAPH_RECORDED,
+    MEETING_PARAGRAPH_VERIFIED,
+    MOTION_TABLED,
+    ORGANISATION_BODY_ESTABLISHED,
+    ORGANISATION_REGISTERED,
+    ORGANISATION_ROLE_ASSIGNED,
+    ORGANISATION_ROLE_ENDED,
+    RECOMMENDATION_ISSUED,
+    RECOMMENDATION_PRINCIPAL_DECIDED,
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN,
+    VOIDED,
+)
 from projections.facts import JSON, Fact, Item, Loader, first, from_micros, key, parse_date
 
 #: How deep endorsements of endorsements are followed. An endorsement is recorded after
@@ -47,6 +83,32 @@ def latest_date(values: Iterable[str | None]) -> str | None:
 # Registered facts, corrections and voiding -------------------------------------------------
 
 
+class CorrectionFact(TypedDict):
+    """A correction as a folded state keeps it (see :class:`Correction`)."""
+
+    field: str
+    wrong_value: Any
+    right_value: Any
+    reason: str
+    position: int
+    recorded_at: int
+    recorded_by: str
+
+
+class Registered(TypedDict):
+    """What every folded state holds besides its entity's registered fields (see
+    :func:`entity_state`); each read model's state extends it with what its view reads."""
+
+    ref: str
+    position: int
+    recorded_at: int
+    recorded_by: str
+    corrections: list[CorrectionFact]
+    voided: bool
+    void_reason: str | None
+    void_position: int | None
+
+
 def entity_state(facts: list[Fact], entity: str, created: str) -> JSON | None:
     """The entity's registered fields with corrections applied, and whether it was voided.
 
@@ -71,7 +133,7 @@ def entity_state(facts: list[Fact], entity: str, created: str) -> JSON | None:
                 void_reason=None,
                 void_position=None,
             )
-        elif event_type.endswith(".FactCorrected"):
+        elif event_type.endswith(CORRECTED):
             state[fact.data["field"]] = fact.data["right_value"]
             state["corrections"].append(
                 {
@@ -84,7 +146,7 @@ def entity_state(facts: list[Fact], entity: str, created: str) -> JSON | None:
                     "recorded_by": fact.recorded_by,
                 }
             )
-        elif event_type.endswith(".EntryVoided") and not state["voided"]:
+        elif event_type.endswith(VOIDED) and not state["voided"]:
             state.update(voided=True, void_reason=fact.data["reason"], void_position=fact.position)
     return state
 
@@ -130,7 +192,7 @@ def endorsed_key(decision_key: str) -> str:
 
 def endorsement_keys(item: Item) -> tuple[str, ...]:
     """A decision endorsing others is also filed under each decision it endorses."""
-    if item.event_type != "Decision.Recorded":
+    if item.event_type != DECISION_RECORDED:
         return ()
     return tuple(
         endorsed_key(key("decision", e["decision"]))
@@ -144,11 +206,11 @@ def _registered(loader: Loader, k: str) -> JSON | None:
 
 
 def _registered_now(loader: Loader, k: str) -> JSON | None:
-    return entity_state(loader.get(k), k, "Decision.Recorded")
+    return entity_state(loader.get(k), k, DECISION_RECORDED)
 
 
 def _endorsers(loader: Loader, k: str) -> list[str]:
-    return [f.entity for f in loader.get(endorsed_key(k)) if f.event_type == "Decision.Recorded"]
+    return [f.entity for f in loader.get(endorsed_key(k)) if f.event_type == DECISION_RECORDED]
 
 
 def _prefetch(loader: Loader, keys: list[str], depth: int = 0) -> None:
@@ -243,7 +305,7 @@ def _add_meeting(loader: Loader, k: str) -> JSON:
 
 def paragraph_status(facts: list[Fact], meeting: str, number: int) -> JSON:
     """Verification, posting and appeals of § ``number`` of a meeting, from its facts."""
-    state = entity_state(facts, meeting, "Meeting.Held")
+    state = entity_state(facts, meeting, MEETING_HELD)
     result: JSON = {"verified_on": None, "posted_on": None, "appeal_period_ends": None,
                     "appeals": []}
     if state is None or state["voided"]:
@@ -251,24 +313,24 @@ def paragraph_status(facts: list[Fact], meeting: str, number: int) -> JSON:
     own = [f for f in facts if f.entity == meeting]
     recorded_at = next(
         (f.position for f in own
-         if f.event_type == "Meeting.ParagraphRecorded" and f.data["number"] == number),
+         if f.event_type == MEETING_PARAGRAPH_RECORDED and f.data["number"] == number),
         None,
     )
     verified: list[str] = [
         f.data["verified_on"] for f in own
-        if f.event_type == "Meeting.ParagraphVerified" and f.data["number"] == number
+        if f.event_type == MEETING_PARAGRAPH_VERIFIED and f.data["number"] == number
     ]
-    minutes = first(own, "Meeting.MinutesVerified")
+    minutes = first(own, MEETING_MINUTES_VERIFIED)
     if minutes is not None and recorded_at is not None and recorded_at < minutes.position:
         verified.append(minutes.data["verified_on"])
     result["verified_on"] = min(verified) if verified else None
-    posted = first(own, "Meeting.MinutesPosted")
+    posted = first(own, MEETING_MINUTES_POSTED)
     if posted is not None and result["verified_on"] is not None:
         result["posted_on"] = posted.data["posted_on"]
         result["appeal_period_ends"] = posted.data["appeal_period_ends"]
     appeals: dict[str, JSON] = {}
     for f in own:
-        if f.event_type == "Meeting.AppealLodged" and f.data["paragraph"] == number:
+        if f.event_type == MEETING_APPEAL_LODGED and f.data["paragraph"] == number:
             appeals[f.data["appeal_ref"].casefold()] = {
                 "appeal_ref": f.data["appeal_ref"],
                 "lodged_on": f.data["lodged_on"],
@@ -277,7 +339,7 @@ def paragraph_status(facts: list[Fact], meeting: str, number: int) -> JSON:
                 "resolved_on": None,
                 "outcome": None,
             }
-        elif f.event_type == "Meeting.AppealResolved":
+        elif f.event_type == MEETING_APPEAL_RESOLVED:
             appeal = appeals.get(f.data["appeal_ref"].casefold())
             if appeal is not None:
                 appeal.update(resolved_on=f.data["resolved_on"], outcome=f.data["outcome"])
@@ -396,32 +458,80 @@ def verified_as_of(decision: Mapping[str, Any], as_of: date) -> date | None:
 
 # Dates and descriptions of entries ----------------------------------------------------------
 
-#: The domain date each kind of entry speaks of (decided on, issued on, ...).
+#: The domain date each kind of entry speaks of (decided on, issued on, ...), held by the
+#: entry itself; an entry dated by the act it names is in :data:`DATED_BY` instead.
 PRIMARY_DATE: dict[str, str] = {
-    "Organisation.Registered": "registered_on",
-    "Organisation.RoleAssigned": "valid_from",
-    "Organisation.RoleEnded": "valid_until",
-    "Matter.Opened": "opened_on",
-    "Matter.DocumentRegistered": "dated",
-    "Meeting.Held": "held_on",
-    "Meeting.MinutesVerified": "verified_on",
-    "Meeting.ParagraphVerified": "verified_on",
-    "Meeting.MinutesPosted": "posted_on",
-    "Meeting.AppealLodged": "lodged_on",
-    "Meeting.AppealResolved": "resolved_on",
-    "Motion.Tabled": "tabled_on",
-    "Decision.Recorded": "decided_on",
-    "Recommendation.Issued": "issued_on",
-    "Recommendation.PrincipalDecided": "decided_on",
-    "Consultation.Opened": "opens_on",
-    "Consultation.ResponseReceived": "received_on",
-    "Consultation.Closed": "closed_on",
-    "Agreement.Registered": "valid_from",
-    "Agreement.PartyDecided": "decided_on",
-    "Assignment.Given": "given_on",
-    "Assignment.DeadlineRevised": "revised_on",
-    "Assignment.ReportedBack": "reported_on",
+    ORGANISATION_REGISTERED: "registered_on",
+    ORGANISATION_ROLE_ASSIGNED: "valid_from",
+    ORGANISATION_ROLE_ENDED: "valid_until",
+    MATTER_OPENED: "opened_on",
+    MATTER_DOCUMENT_REGISTERED: "dated",
+    MEETING_HELD: "held_on",
+    MEETING_MINUTES_VERIFIED: "verified_on",
+    MEETING_PARAGRAPH_VERIFIED: "verified_on",
+    MEETING_MINUTES_POSTED: "posted_on",
+    MEETING_APPEAL_LODGED: "lodged_on",
+    MEETING_APPEAL_RESOLVED: "resolved_on",
+    MOTION_TABLED: "tabled_on",
+    DECISION_RECORDED: "decided_on",
+    RECOMMENDATION_ISSUED: "issued_on",
+    CONSULTATION_OPENED: "opens_on",
+    CONSULTATION_RESPONSE_RECEIVED: "received_on",
+    CONSULTATION_CLOSED: "closed_on",
+    AGREEMENT_REGISTERED: "valid_from",
+    ASSIGNMENT_REPORTED_BACK: "reported_on",
 }
+
+
+#: The domain date of each kind of entity, the field its creating event holds it in (what
+#: a correction of that field moves).
+DATE_FIELD: dict[str, str] = {
+    kind: PRIMARY_DATE[created] for kind, created in CREATED.items() if created in PRIMARY_DATE
+}
+
+#: Entries that speak of an act of another entity by naming it (the field naming it, and
+#: that entity's kind): their domain date is that act's, read through it, never a copy.
+#: A principal's decision on a recommendation, a party's on an agreement, an assignment
+#: given and a deadline revised are each the decision that made them; the date these
+#: events carried when first written is left unread, so a correction or voiding of the
+#: decision reaches them all.
+DATED_BY: dict[str, tuple[str, str]] = dict.fromkeys(
+    (RECOMMENDATION_PRINCIPAL_DECIDED, AGREEMENT_PARTY_DECIDED, ASSIGNMENT_GIVEN,
+     ASSIGNMENT_DEADLINE_REVISED),
+    ("decision", "decision"),
+)
+
+
+def dated_by(event_type: str, data: Mapping[str, Any]) -> str | None:
+    """The key of the act whose domain date an entry speaks of, when it names another."""
+    named = DATED_BY.get(event_type)
+    if named is None:
+        return None
+    ref = data.get(named[0])
+    return key(named[1], ref) if ref else None
+
+
+def act_date(loader: Loader, act: str) -> str | None:
+    """The (corrected) domain date of the act filed under ``act`` as ISO text."""
+    state = loader.memo("registered-any", act, _registered_any, loader, act)
+    if state is None:
+        return None
+    return primary_date(CREATED[act.split(":", 1)[0]], state)
+
+
+def _registered_any(loader: Loader, act: str) -> JSON | None:
+    return entity_state(loader.get(act), act, CREATED[act.split(":", 1)[0]])
+
+
+def date_of(loader: Loader, event_type: str, data: Mapping[str, Any]) -> str | None:
+    """An entry's domain date, read through the act it names if it names one (the caller
+    asks ``loader.need`` for those acts first, see :func:`dated_by`)."""
+    act = dated_by(event_type, data)
+    if act is not None:
+        on = act_date(loader, act)
+        if on is not None:
+            return on
+    return primary_date(event_type, data)
 
 
 def primary_date(event_type: str, data: Mapping[str, Any]) -> str | None:
@@ -432,37 +542,37 @@ def primary_date(event_type: str, data: Mapping[str, Any]) -> str | None:
 
 
 _DESCRIPTIONS: dict[str, str] = {
-    "Organisation.Registered": "{ref} registered as {organisation_kind}: {name}",
-    "Organisation.BodyEstablished": "body {code} established: {name}",
-    "Organisation.RoleAssigned": "{person} became {role}",
-    "Organisation.RoleEnded": "{person} left the role {role}",
-    "Matter.Opened": "matter opened: {title}",
-    "Matter.CaseNumberAdded": "case number {organisation} {dnr} added",
-    "Matter.Linked": "linked to {other} ({relation})",
-    "Matter.DocumentRegistered": "document {document_ref} registered: {title}",
-    "CaseNumber.Claimed": "case number {ref} claimed",
-    "Meeting.Held": "{organisation}/{body} met",
-    "Meeting.CheckersElected": "checkers elected: {checkers}",
-    "Meeting.ParagraphRecorded": "§ {number} recorded: {title}",
-    "Meeting.MinutesVerified": "minutes verified by {verified_by}",
-    "Meeting.ParagraphVerified": "§ {number} verified by {verified_by}",
-    "Meeting.MinutesPosted": "minutes posted; appeals until {appeal_period_ends}",
-    "Meeting.AppealLodged": "appeal {appeal_ref} of § {paragraph} lodged by {appellant}",
-    "Meeting.AppealResolved": "appeal {appeal_ref} resolved: {outcome}",
-    "Motion.Tabled": "motion {ref} tabled before {organisation}/{body} by {proposer}",
-    "Decision.Recorded": "{organisation}/{body} decided {ref} ({outcome})",
-    "Recommendation.Issued": "{joint_body} recommended: {title}",
-    "Recommendation.PrincipalDecided": "{principal}: {outcome} by {decision}",
-    "Recommendation.PrincipalDecisionWithdrawn": "{principal}'s decision {decision} withdrawn",
-    "Consultation.Opened": "consultation sent by {organisation}: {subject}",
-    "Consultation.ResponseReceived": "{principal} answered: {stance}",
-    "Consultation.Closed": "consultation closed",
-    "Agreement.Registered": "{agreement_kind} registered: {title}",
-    "Agreement.PartyDecided": "{party} decided to {change[kind]} it by {decision}",
-    "Agreement.PartyDecisionWithdrawn": "{party}'s decision {decision} withdrawn",
-    "Assignment.Given": "{owner} was given {ref}: {task}",
-    "Assignment.DeadlineRevised": "deadline moved to {due_on} by {decision}",
-    "Assignment.ReportedBack": "reported back",
+    ORGANISATION_REGISTERED: "{ref} registered as {organisation_kind}: {name}",
+    ORGANISATION_BODY_ESTABLISHED: "body {code} established: {name}",
+    ORGANISATION_ROLE_ASSIGNED: "{person} became {role}",
+    ORGANISATION_ROLE_ENDED: "{person} left the role {role}",
+    MATTER_OPENED: "matter opened: {title}",
+    MATTER_CASE_NUMBER_ADDED: "case number {organisation} {dnr} added",
+    MATTER_LINKED: "linked to {other} ({relation})",
+    MATTER_DOCUMENT_REGISTERED: "document {document_ref} registered: {title}",
+    CASE_NUMBER_CLAIMED: "case number {ref} claimed",
+    MEETING_HELD: "{organisation}/{body} met",
+    MEETING_CHECKERS_ELECTED: "checkers elected: {checkers}",
+    MEETING_PARAGRAPH_RECORDED: "§ {number} recorded: {title}",
+    MEETING_MINUTES_VERIFIED: "minutes verified by {verified_by}",
+    MEETING_PARAGRAPH_VERIFIED: "§ {number} verified by {verified_by}",
+    MEETING_MINUTES_POSTED: "minutes posted; appeals until {appeal_period_ends}",
+    MEETING_APPEAL_LODGED: "appeal {appeal_ref} of § {paragraph} lodged by {appellant}",
+    MEETING_APPEAL_RESOLVED: "appeal {appeal_ref} resolved: {outcome}",
+    MOTION_TABLED: "motion {ref} tabled before {organisation}/{body} by {proposer}",
+    DECISION_RECORDED: "{organisation}/{body} decided {ref} ({outcome})",
+    RECOMMENDATION_ISSUED: "{joint_body} recommended: {title}",
+    RECOMMENDATION_PRINCIPAL_DECIDED: "{principal}: {outcome} by {decision}",
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN: "{principal}'s decision {decision} withdrawn",
+    CONSULTATION_OPENED: "consultation sent by {organisation}: {subject}",
+    CONSULTATION_RESPONSE_RECEIVED: "{principal} answered: {stance}",
+    CONSULTATION_CLOSED: "consultation closed",
+    AGREEMENT_REGISTERED: "{agreement_kind} registered: {title}",
+    AGREEMENT_PARTY_DECIDED: "{party} decided to {change[kind]} it by {decision}",
+    AGREEMENT_PARTY_DECISION_WITHDRAWN: "{party}'s decision {decision} withdrawn",
+    ASSIGNMENT_GIVEN: "{owner} was given {ref}: {task}",
+    ASSIGNMENT_DEADLINE_REVISED: "deadline moved to {due_on} by {decision}",
+    ASSIGNMENT_REPORTED_BACK: "reported back",
 }
 
 
@@ -484,9 +594,9 @@ class _Fields:
 
 def describe(event_type: str, ref: str, data: Mapping[str, Any]) -> str:
     """A one-line English account of an entry, for timelines and the audit trail."""
-    if event_type.endswith(".FactCorrected"):
+    if event_type.endswith(CORRECTED):
         template = "{field} corrected from {wrong_value} to {right_value}: {reason}"
-    elif event_type.endswith(".EntryVoided"):
+    elif event_type.endswith(VOIDED):
         template = "{ref} voided: {reason}"
     else:
         template = _DESCRIPTIONS.get(event_type, event_type + " {ref}")

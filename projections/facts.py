@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
@@ -313,14 +313,15 @@ def _position(fact: Fact) -> int:
     return fact.position
 
 
-Fold = Callable[[str, Loader], JSON | None]
+#: A folded state: JSON, typed per read model (a TypedDict of what its view reads).
+S = TypeVar("S", bound=Mapping[str, Any])
 
 
 def fold_many(
-    fold: Fold, entities: Iterable[str], loader: Loader
-) -> dict[str, tuple[JSON | None, frozenset[str]]]:
+    fold: Callable[[str, Loader], S | None], entities: Iterable[str], loader: Loader
+) -> dict[str, tuple[S | None, frozenset[str]]]:
     """Fold each entity; answer its state and the keys its fold read (its dependencies)."""
-    results: dict[str, tuple[JSON | None, frozenset[str]]] = {}
+    results: dict[str, tuple[S | None, frozenset[str]]] = {}
     pending = sorted(set(entities))
     while pending:
         missing: set[str] = set()

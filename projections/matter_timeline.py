@@ -13,16 +13,36 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 from ledger.database import Tx
 from ledger.domain.matter import case_number_ref
 from projections.derivations import (
     Correction,
+    Registered,
     corrections_of,
+    date_of,
+    dated_by,
     describe,
     entity_state,
     primary_date,
+)
+from projections.events import (
+    AGREEMENT_PARTY_DECIDED,
+    AGREEMENT_PARTY_DECISION_WITHDRAWN,
+    AGREEMENT_REGISTERED,
+    ASSIGNMENT_GIVEN,
+    CONSULTATION_OPENED,
+    DECISION_RECORDED,
+    MATTER_CASE_NUMBER_ADDED,
+    MATTER_LINKED,
+    MATTER_OPENED,
+    MEETING_HELD,
+    MEETING_PARAGRAPH_RECORDED,
+    MOTION_TABLED,
+    RECOMMENDATION_ISSUED,
+    RECOMMENDATION_PRINCIPAL_DECIDED,
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN,
 )
 from projections.facts import (
     JSON,
@@ -39,19 +59,19 @@ from projections.readmodel import FoldedReadModel
 
 #: Entries that register something on a matter, by the kind of thing they create.
 ATTACHED: dict[str, str] = {
-    "Decision.Recorded": "decision",
-    "Motion.Tabled": "motion",
-    "Recommendation.Issued": "recommendation",
-    "Consultation.Opened": "consultation",
-    "Agreement.Registered": "agreement",
+    DECISION_RECORDED: "decision",
+    MOTION_TABLED: "motion",
+    RECOMMENDATION_ISSUED: "recommendation",
+    CONSULTATION_OPENED: "consultation",
+    AGREEMENT_REGISTERED: "agreement",
 }
 CREATED_BY_KIND = {kind: event for event, kind in ATTACHED.items()} | {
-    "assignment": "Assignment.Given",
-    "meeting": "Meeting.Held",
+    "assignment": ASSIGNMENT_GIVEN,
+    "meeting": MEETING_HELD,
 }
 WITHDRAWALS = {
-    "Recommendation.PrincipalDecisionWithdrawn": ("Recommendation.PrincipalDecided", "principal"),
-    "Agreement.PartyDecisionWithdrawn": ("Agreement.PartyDecided", "party"),
+    RECOMMENDATION_PRINCIPAL_DECISION_WITHDRAWN: (RECOMMENDATION_PRINCIPAL_DECIDED, "principal"),
+    AGREEMENT_PARTY_DECISION_WITHDRAWN: (AGREEMENT_PARTY_DECIDED, "party"),
 }
 
 
@@ -100,46 +120,71 @@ class MatterTimeline:
     corrections: tuple[Correction, ...]
 
 
-class MatterTimelineModel(FoldedReadModel):
+class EntryFact(TypedDict):
+    """One entry of the timeline, dated by its act (its account is written when read)."""
+
+    position: int
+    recorded_at: int
+    recorded_by: str
+    event_type: str
+    kind: str
+    ref: str
+    on: str | None
+    corrected_by: list[int]
+
+
+class FoldedMatter(Registered):
+    """A matter's folded state: its case numbers, links and entries (what
+    :func:`matter_timeline` reads; with the entries of what is registered on it once
+    :meth:`MatterTimelineModel.timeline` has read them)."""
+
+    title: str
+    opened_on: str
+    case_numbers: list[JSON]
+    links: list[JSON]
+    entries: list[EntryFact]
+
+
+class MatterTimelineModel(FoldedReadModel[FoldedMatter]):
     """Matters, their case numbers, and the entries of everything registered on them."""
 
     name = "matters"
     entity_kind = "matter"
-    root_events = frozenset({"Matter.Opened"})
+    root_events = frozenset({MATTER_OPENED})
 
     def extra_keys(self, item: Item) -> Sequence[str]:
         event_type, data = item.event_type, item.data
-        if event_type == "Matter.Opened":
+        if event_type == MATTER_OPENED:
             return [dnr_key(c["organisation"], c["dnr"]) for c in data["case_numbers"]]
-        if event_type == "Matter.CaseNumberAdded":
+        if event_type == MATTER_CASE_NUMBER_ADDED:
             return (dnr_key(data["organisation"], data["dnr"]),)
-        if event_type == "Matter.Linked":
+        if event_type == MATTER_LINKED:
             return (key("matter", data["other"]),)
-        if event_type in ATTACHED or event_type == "Meeting.ParagraphRecorded":
+        if event_type in ATTACHED or event_type == MEETING_PARAGRAPH_RECORDED:
             return (key("matter", data["matter"]),) if data.get("matter") else ()
-        if event_type == "Assignment.Given":
+        if event_type == ASSIGNMENT_GIVEN:
             return (key("decision", data["decision"]),)
         return ()
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedMatter | None:
         """The matter itself: case numbers, links, its own entries (the rest is read later)."""
         facts = loader.get(entity)
-        state = entity_state(facts, entity, "Matter.Opened")
+        state = cast(FoldedMatter | None, entity_state(facts, entity, MATTER_OPENED))
         if state is None:
             return None
         own = [f for f in facts if f.entity == entity]
-        incoming = [f for f in facts if f.event_type == "Matter.Linked" and f.entity != entity]
+        incoming = [f for f in facts if f.event_type == MATTER_LINKED and f.entity != entity]
         loader.need(f.entity for f in incoming)
         state["case_numbers"] = list(state["case_numbers"]) + [
             {"organisation": f.data["organisation"], "dnr": f.data["dnr"]}
-            for f in own if f.event_type == "Matter.CaseNumberAdded"
+            for f in own if f.event_type == MATTER_CASE_NUMBER_ADDED
         ]
         links = [
             {"other": f.data["other"], "relation": f.data["relation"], "direction": "to"}
-            for f in own if f.event_type == "Matter.Linked"
+            for f in own if f.event_type == MATTER_LINKED
         ]
         for f in incoming:
-            source = entity_state(loader.get(f.entity), f.entity, "Matter.Opened")
+            source = entity_state(loader.get(f.entity), f.entity, MATTER_OPENED)
             if source is not None and not source["voided"]:
                 links.append(
                     {"other": source["ref"], "relation": f.data["relation"], "direction": "from"}
@@ -148,7 +193,9 @@ class MatterTimelineModel(FoldedReadModel):
         state["entries"] = _entries(own, state)
         return state
 
-    def timeline(self, tx: Tx, state: JSON, facts: FactTables, known_at: int | None) -> JSON:
+    def timeline(
+        self, tx: Tx, state: FoldedMatter, facts: FactTables, known_at: int | None
+    ) -> FoldedMatter:
         """The matter's state with every entry about it, folded from the facts now.
 
         The entries of what is registered on a matter are many and change with every act
@@ -159,7 +206,7 @@ class MatterTimelineModel(FoldedReadModel):
         return folded[entity][0] or state
 
 
-def _with_registered(entity: str, loader: Loader) -> JSON | None:
+def _with_registered(entity: str, loader: Loader) -> FoldedMatter | None:
     state = MatterTimelineModel().fold(entity, loader)
     if state is None:
         return None
@@ -167,7 +214,7 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
     attached = [
         f for f in facts
         if f.entity != entity
-        and (f.event_type in ATTACHED or f.event_type == "Meeting.ParagraphRecorded")
+        and (f.event_type in ATTACHED or f.event_type == MEETING_PARAGRAPH_RECORDED)
     ]
     loader.need({f.entity for f in attached})
     registered = {
@@ -176,16 +223,16 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
     }
     assignments = sorted(
         {f.entity for k, added in registered.items() if added and k.startswith("decision:")
-         for f in loader.get(k) if f.event_type == "Assignment.Given"}
+         for f in loader.get(k) if f.event_type == ASSIGNMENT_GIVEN}
     )
     loader.need(assignments)
-    entries: list[JSON] = list(state["entries"])
+    entries: list[EntryFact] = list(state["entries"])
     at_meetings: dict[str, list[Fact]] = {}
     for f in attached:
         if f.entity.startswith("meeting:"):
             at_meetings.setdefault(f.entity, []).append(f)
     for k in sorted(at_meetings):
-        meeting = entity_state(loader.get(k), k, "Meeting.Held")
+        meeting = entity_state(loader.get(k), k, MEETING_HELD)
         if meeting is not None and not meeting["voided"]:
             entries += _entries(at_meetings[k], meeting, meeting["held_on"])
     for added in registered.values():
@@ -196,12 +243,12 @@ def _with_registered(entity: str, loader: Loader) -> JSON | None:
     return state
 
 
-def _entity_entries(loader: Loader, entity: str) -> list[JSON]:
+def _entity_entries(loader: Loader, entity: str) -> list[EntryFact]:
     """Entries of one entity registered on the matter (memoised; none if it was voided)."""
     return loader.memo("timeline", entity, _registered_entries, loader, entity)
 
 
-def _registered_entries(loader: Loader, entity: str) -> list[JSON]:
+def _registered_entries(loader: Loader, entity: str) -> list[EntryFact]:
     facts = loader.get(entity)
     kind = entity.split(":", 1)[0]
     state = entity_state(facts, entity, CREATED_BY_KIND[kind])
@@ -222,21 +269,31 @@ def _registered_entries(loader: Loader, entity: str) -> list[JSON]:
             for field in ("principal", "party")
         )
     ]
-    return _entries(kept, state, primary_date(CREATED_BY_KIND[kind], state))
+    loader.need(
+        act for f in kept
+        if (act := dated_by(f.event_type, state if f.position == state["position"] else f.data))
+    )
+    created = CREATED_BY_KIND[kind]
+    return _entries(kept, state, date_of(loader, created, state), loader)
 
 
 def _entries(
-    facts: list[Fact], state: Mapping[str, Any], default_on: str | None = None
-) -> list[JSON]:
-    """Timeline entries of one entity's facts, dated by the (corrected) domain date.
+    facts: list[Fact], state: Mapping[str, Any], default_on: str | None = None,
+    loader: Loader | None = None,
+) -> list[EntryFact]:
+    """Timeline entries of one entity's facts, dated by the (corrected) domain date, or by
+    that of the act they name (read through ``loader``, which holds those acts' facts).
 
     Their one-line accounts are written when the timeline is read (:func:`matter_timeline`).
     """
-    created_on = default_on or primary_date("Matter.Opened", state)
+    created_on = default_on or primary_date(MATTER_OPENED, state)
     corrected_by = [c["position"] for c in state.get("corrections") or []]
-    result = []
+    result: list[EntryFact] = []
     for f in facts:
         is_root = f.position == state["position"]
+        data = state if is_root else f.data
+        on = (date_of(loader, f.event_type, data) if loader is not None
+              else primary_date(f.event_type, data))
         result.append(
             {
                 "position": f.position,
@@ -245,14 +302,14 @@ def _entries(
                 "event_type": f.event_type,
                 "kind": f.entity.split(":", 1)[0],
                 "ref": state["ref"],
-                "on": primary_date(f.event_type, state if is_root else f.data) or created_on,
+                "on": on or created_on,
                 "corrected_by": corrected_by if is_root else [],
             }
         )
     return result
 
 
-def entry_positions(state: Mapping[str, Any]) -> list[int]:
+def entry_positions(state: FoldedMatter) -> list[int]:
     """Positions of the entries (and corrections) whose data a timeline's accounts need."""
     return sorted(
         {e["position"] for e in state["entries"]}
@@ -276,7 +333,7 @@ def find_matter(
     return str(rows[0][0]) if rows else None
 
 
-def _account(entry: Mapping[str, Any], data: Mapping[int, JSON]) -> str:
+def _account(entry: EntryFact, data: Mapping[int, JSON]) -> str:
     """The entry's one-line account; a registration shows its corrected fields."""
     fields = dict(data.get(entry["position"], {}))
     for position in entry["corrected_by"]:
@@ -287,7 +344,7 @@ def _account(entry: Mapping[str, Any], data: Mapping[int, JSON]) -> str:
 
 
 def matter_timeline(
-    state: Mapping[str, Any], as_of: date, data: Mapping[int, JSON]
+    state: FoldedMatter, as_of: date, data: Mapping[int, JSON]
 ) -> MatterTimeline | None:
     """The timeline up to ``as_of`` (None if the matter was voided or opened later).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from eventsourcing.utils import resolve_topic
 
@@ -41,7 +42,7 @@ DECISIONS = DecisionRegisterModel()
 MATTERS = MatterTimelineModel()
 ASSIGNMENTS = AssignmentsModel()
 
-FOLDED: tuple[FoldedReadModel, ...] = (
+FOLDED: tuple[FoldedReadModel[Any], ...] = (
     AGREEMENTS, ADOPTION, CONSULTATIONS, DECISIONS, MATTERS, ASSIGNMENTS,
 )
 #: The audit trail comes first: the others fold the facts it files.

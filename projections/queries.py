@@ -11,7 +11,7 @@ the date asked about.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from projections.consultations import ConsultationStatus, RoundState, consultati
 from projections.db import Database
 from projections.decision_register import DecisionEntry, decision_entry
 from projections.derivations import same
-from projections.facts import fact_tables, key, to_micros
+from projections.facts import S, fact_tables, key, to_micros
 from projections.failures import Failure
 from projections.matter_timeline import (
     MatterTimeline,
@@ -50,10 +50,7 @@ T = TypeVar("T")
 FACTS = fact_tables()
 
 
-def _views(
-    states: Iterable[Mapping[str, Any]], view: Callable[[Mapping[str, Any], date], T | None],
-    as_of: date,
-) -> list[T]:
+def _views(states: Iterable[S], view: Callable[[S, date], T | None], as_of: date) -> list[T]:
     return [v for s in states if (v := view(s, as_of)) is not None]
 
 

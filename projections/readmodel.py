@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, cast
 
 from projections.db import Database, Tx
-from projections.facts import JSON, FactTables, Item, Loader, dumps, fold_many, loads
+from projections.facts import FactTables, Item, Loader, S, dumps, fold_many, loads
 
 #: Entities folded per transaction when a rebuilt read model is materialised.
 MATERIALISE_CHUNK = 10000
@@ -61,7 +61,7 @@ class ReadModel(ABC):
         """Complete a bulk load (a rebuild) before it is swapped in."""
 
 
-def state_json(state: JSON) -> str:
+def state_json(state: Mapping[str, Any]) -> str:
     return dumps(state)
 
 
@@ -81,8 +81,12 @@ class FoldedRows:
     deps: list[tuple[str, str]]
 
 
-class FoldedReadModel(ReadModel):
-    """A read model that folds one entity's facts at a time and keeps the current states."""
+class FoldedReadModel(ReadModel, Generic[S]):
+    """A read model that folds one entity's facts at a time and keeps the current states.
+
+    ``S`` is the type of its states (a TypedDict of what its view reads); a state read
+    back from its table is taken to be one, as the fold wrote it.
+    """
 
     #: The kind of entity this read model answers about (``agreement``, ``decision``, ...).
     entity_kind: ClassVar[str]
@@ -98,7 +102,7 @@ class FoldedReadModel(ReadModel):
         return ()
 
     @abstractmethod
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> S | None:
         """The state of ``entity`` from its facts (None if it was never registered).
 
         A state is JSON with at least ``voided`` (bool) and ``recorded_at`` (when the
@@ -106,7 +110,7 @@ class FoldedReadModel(ReadModel):
         depend on the date asked about: the view answers *as of* any date from it.
         """
 
-    def column_values(self, state: JSON) -> tuple[Any, ...]:
+    def column_values(self, state: S) -> tuple[Any, ...]:
         """Values of :attr:`columns` for ``state``."""
         return ()
 
@@ -218,7 +222,7 @@ class FoldedReadModel(ReadModel):
 
     def states(
         self, tx: Tx, entities: Iterable[str], facts: FactTables, known_at: int | None = None
-    ) -> dict[str, JSON]:
+    ) -> dict[str, S]:
         """States of ``entities``: current ones stored; past ones (``known_at``) stored if
         they had settled by then, else folded from the facts recorded by then."""
         wanted = list(dict.fromkeys(entities))
@@ -227,8 +231,8 @@ class FoldedReadModel(ReadModel):
         condition, param = tx.in_list("entity", wanted)
         settled, args = ("", [param]) if known_at is None else (" AND settled_at <= ?",
                                                                  [param, known_at])
-        stored = {
-            entity: loads(state) for entity, state in tx.query(
+        stored: dict[str, S] = {
+            entity: cast(S, loads(state)) for entity, state in tx.query(
                 f"SELECT entity, state FROM {tx.table(self.tables_for().current)}"
                 f" WHERE {condition}{settled}",
                 args,
@@ -242,7 +246,7 @@ class FoldedReadModel(ReadModel):
 
     def state(
         self, tx: Tx, entity: str, facts: FactTables, known_at: int | None = None
-    ) -> JSON | None:
+    ) -> S | None:
         return self.states(tx, [entity], facts, known_at).get(entity)
 
     def select(
@@ -252,7 +256,7 @@ class FoldedReadModel(ReadModel):
         known_at: int | None = None,
         where: str = "",
         params: Sequence[Any] = (),
-    ) -> list[JSON]:
+    ) -> list[S]:
         """States of the entities matching ``where`` (on the current-state columns).
 
         Without ``known_at`` voided entities are left out at once; with it, candidates
@@ -272,12 +276,12 @@ class FoldedReadModel(ReadModel):
             args,
         )
         if known_at is None:
-            return [loads(state) for _, state in rows]
+            return [cast(S, loads(state)) for _, state in rows]
         return list(self.states(tx, [entity for entity, _ in rows], facts, known_at).values())
 
 
 def root_chunks(
-    database: Database, models: Sequence[FoldedReadModel], facts: FactTables, size: int
+    database: Database, models: Sequence[FoldedReadModel[Any]], facts: FactTables, size: int
 ) -> list[dict[str, list[str]]]:
     """Every entity of ``models``, in ledger order, in chunks of ``size``, by read model."""
     events = sorted({event for model in models for event in model.root_events})
@@ -292,7 +296,7 @@ def root_chunks(
 
 
 def chunk_roots(
-    models: Sequence[FoldedReadModel], roots: Sequence[tuple[str, str]], size: int
+    models: Sequence[FoldedReadModel[Any]], roots: Sequence[tuple[str, str]], size: int
 ) -> list[dict[str, list[str]]]:
     """``roots`` (entity, the event type that created it; in ledger order) of ``models`` in
     chunks of ``size``, by read model."""
@@ -309,7 +313,7 @@ def chunk_roots(
 
 def materialise(
     database: Database,
-    models: Sequence[FoldedReadModel],
+    models: Sequence[FoldedReadModel[Any]],
     chunk: dict[str, list[str]],
     facts: FactTables,
     suffix: str,

@@ -313,7 +313,7 @@ def _first_failure(
 def _materialise_all(
     database: Database,
     pool: ProcessPoolExecutor | None,
-    models: Sequence[FoldedReadModel],
+    models: Sequence[FoldedReadModel[Any]],
     facts: FactTables,
     held: Held | None,
     writer: Background,
@@ -342,7 +342,7 @@ def _materialise_all(
         future.result()
 
 
-def _store(database: Database, rows: Sequence[tuple[FoldedReadModel, FoldedRows]]) -> None:
+def _store(database: Database, rows: Sequence[tuple[FoldedReadModel[Any], FoldedRows]]) -> None:
     """Store a chunk's folded rows in the new tables, in one transaction."""
     with database.transaction(write=True) as tx:
         for model, folded in rows:

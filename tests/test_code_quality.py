@@ -22,6 +22,17 @@ def test_ruff_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+#: The most branches a function may take (McCabe's cyclomatic complexity, as ruff counts it).
+MAX_COMPLEXITY = 15
+
+
+@pytest.mark.parametrize("package", ["projections", "api"])
+def test_no_function_is_too_complex_to_read(package: str) -> None:
+    result = _run("ruff", "check", "--select", "C901", "--config",
+                  f"lint.mccabe.max-complexity={MAX_COMPLEXITY}", package)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_mypy_strict_passes_on_ledger_and_projections() -> None:
     result = _run("mypy", "--strict", "ledger", "projections")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -32,8 +32,19 @@ from ledger.storage import persistence_env
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "history_v1"
 
 #: Answers the earlier code gave that were wrong, and what is right instead. Each key is
-#: ``route -> JSON path``; the value replaces the recorded one. Empty while none is fixed.
-CORRECTED_SINCE: dict[tuple[str, str], Any] = {}
+#: ``route -> JSON path``; the value replaces the recorded one.
+CORRECTED_SINCE: dict[tuple[str, str], Any] = {
+    # The assignment is given on the date of the decision that gave it, as corrected
+    # (2021-04-01 -> 2021-04-02), in the assignments read model and the matter timeline.
+    **{(route, path): "2021-04-02" for route, path in (
+        ("/v1/assignments", "items.1.given_on"),
+        ("/v1/assignments?as_of=2021-12-31", "items.1.given_on"),
+        ("/v1/assignments/Norrby%2Futredning-hemtjanst", "given_on"),
+        ("/v1/assignments/Norrby%2Futredning-hemtjanst?as_of=2021-12-31", "given_on"),
+        ("/v1/matters/Norrby%3AKS%2F11%2F2021/timeline", "entries.6.on"),
+        ("/v1/matters/Norrby%3AKS%2F11%2F2021/timeline?as_of=2021-12-31", "entries.6.on"),
+    )},
+}
 
 
 def stored_entries() -> list[StoredEvent]:
