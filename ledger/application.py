@@ -177,8 +177,9 @@ class Ledger(Application[UUID]):
                     return replay
             checked = self.check(submissions, progress=progress)
             if checked.refused:
-                if len(submissions) == 1:
-                    raise checked.refused[0][1]
+                submission, error = checked.refused[0]
+                if submission.label is None:  # one command: its own error
+                    raise error
                 raise checked.refusal()
             claims = [IdempotencyClaim(recorded_by, idempotency_key, kind, digest,
                                        [s.span for s in submissions])] \
