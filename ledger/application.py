@@ -218,7 +218,8 @@ class Ledger(Application[UUID]):
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
             for r in recordings
         }
-        recorded_at = recordings[0].domain_event.timestamp if recordings else self.clock()
+        first: Any = recordings[0].domain_event if recordings else None
+        recorded_at: datetime = first.timestamp if first is not None else self.clock()
         settle(checked.touched, recorded_at)
         return [
             self.receipt(s.command, s.recorded_by, recorded_at, events[s.span[0]:s.span[1]],

@@ -87,8 +87,10 @@ def _too_slow(error: Exception) -> StoreUnavailable:
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, writing stamped entries with their keys."""
 
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
         self._keys = SQL("{}.{}").format(
             Identifier(self.datastore.schema), Identifier(IDEMPOTENCY_TABLE))
         self._events = SQL("{}.{}").format(
@@ -118,7 +120,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 while curs.nextset():
                     pass
                 last = curs.fetchone()
-                at = next_recorded_time(clock, recorded_time(last and bytes(last["head"])))
+                at = next_recorded_time(clock, recorded_time(bytes(last["head"]) if last else None))
                 text = stamp_text(at)
                 if len(rows) > COPY_ABOVE:
                     positions = self._copy(curs, rows, text, last["notification_id"] if last else 0)
@@ -206,8 +208,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder, writing stamped entries with their keys."""
 
-    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
         self.create_table_statements.append(
             f"CREATE TABLE IF NOT EXISTS {IDEMPOTENCY_TABLE} (account TEXT NOT NULL, "
             "key TEXT NOT NULL, command_type TEXT NOT NULL, command_hash TEXT NOT NULL, "

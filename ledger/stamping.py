@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.application import Recording
-from eventsourcing.persistence import EventStore, Notification, StoredEvent
+from eventsourcing.persistence import EventStore, Notification, Recording, StoredEvent
 
 #: The timestamp events carry until they are stamped: never a real recorded time.
 PROVISIONAL = datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC)

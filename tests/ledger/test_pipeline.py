@@ -133,11 +133,10 @@ def test_ledger_execute_and_an_import_use_the_same_check(
 def ledger_lock_held(ledger: Ledger, settings: Settings, schema: str | None) -> Iterator[None]:
     """Another session holds the ledger's lock (a stalled writer) until the block ends."""
     if settings.is_postgres:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            with conn.transaction():
-                table = ledger.recorder.events_table_name  # type: ignore[attr-defined]
-                conn.execute(f'LOCK TABLE "{schema}"."{table}" IN SHARE MODE')
-                yield
+        table = ledger.recorder.events_table_name  # type: ignore[attr-defined]
+        with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
+            conn.execute(f'LOCK TABLE "{schema}"."{table}" IN SHARE MODE')
+            yield
         return
     conn = sqlite3.connect(str(settings.sqlite_path), isolation_level=None)
     try:
