@@ -159,7 +159,8 @@ class Ledger(Application[UUID]):
             Submission(command, recorded_by, acting_for, label=label)
             for command, label in zip(commands, names, strict=True)
         ]
-        return self._execute(submissions, recorded_by, idempotency_key, "Import", progress)
+        return self._execute(submissions, recorded_by, idempotency_key, "Import", progress,
+                             bulk=True)
 
     def _execute(
         self,
@@ -168,6 +169,8 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None,
         kind: str,
         progress: Callable[[int], None] | None = None,
+        *,
+        bulk: bool = False,
     ) -> list[Receipt]:
         digest = commands_hash([s.command for s in submissions]) if idempotency_key else ""
         try:
@@ -175,7 +178,9 @@ class Ledger(Application[UUID]):
                 replay = self.replay(recorded_by, idempotency_key, digest)
                 if replay is not None:
                     return replay
-            checked = self.check(submissions, progress=progress)
+            recorder: Any = self.recorder
+            checked = check_batch(self.repository, submissions, progress=progress,
+                                  existing=recorder.existing if bulk else None)
             if checked.refused:
                 submission, error = checked.refused[0]
                 if submission.label is None:  # one command: its own error

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,6 +164,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             raise IntegrityError(msg)
         return positions
 
+    def existing(self, ids: Collection[UUID]) -> set[UUID]:
+        """Which of these aggregate ids have stored events."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL(
+                "SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)"
+            ).format(self._events), (list(ids),))
+            return {row["originator_id"] for row in curs.fetchall()}
+
     def idempotency_claim(self, account: str, key: str) -> StoredClaim | None:
         """What ``account`` recorded under ``key``, if anything."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -268,6 +276,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                      for k in idempotency],
                 )
         return positions, at
+
+    def existing(self, ids: Collection[UUID]) -> set[UUID]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                      "WHERE originator_id IN (SELECT value FROM json_each(?))",
+                      (json.dumps([i.hex for i in ids]),))
+            return {UUID(row[0]) for row in c.fetchall()}
 
     def idempotency_claim(self, account: str, key: str) -> StoredClaim | None:
         with self.datastore.transaction(commit=False) as c:
