@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 from ledger.batch import CheckedBatch, Submission, check_batch, commands_hash
 from ledger.commands import Command
 from ledger.domain.base import LedgerAggregate, utc_now
+from ledger.domain.idempotency import IdempotencyKey
 from ledger.errors import ConflictError, IdempotencyKeyReused, Problem, StoreUnavailable
 from ledger.recorders import IdempotencyClaim, StoredClaim
 from ledger.stamping import StampingEventStore, settle
@@ -255,7 +256,8 @@ class Ledger(Application[UUID]):
         """The original receipts if ``account`` recorded these very commands under ``key``;
         None if it never used the key; refused if it used it for other commands."""
         recorder: Any = self.recorder
-        claim: StoredClaim | None = recorder.idempotency_claim(account, key)
+        claim: StoredClaim | None = recorder.idempotency_claim(account, key) \
+            or self._claim_of_old(account, key)
         if claim is None:
             return None
         if claim.command_hash != digest:
@@ -281,6 +283,27 @@ class Ledger(Application[UUID]):
                 replayed=True,
             ))
         return receipts
+
+    def _claim_of_old(self, account: str, key: str) -> StoredClaim | None:
+        """A key claimed by an ``IdempotencyKey`` entry, as Samsyn recorded keys before
+        they moved beside the ledger: still honoured for the account that claimed it (its
+        reference joined account and key, so the recorder tells ``ops`` + ``x:k1`` from
+        ``ops:x`` + ``k1``)."""
+        claim_id = IdempotencyKey.id_for(f"{account}:{key}")
+        if claim_id not in self.repository:
+            return None
+        old = cast(IdempotencyKey, self.repository.get(claim_id))
+        claimed_by = next(iter(self.events.get(claim_id, lte=1)))
+        if getattr(claimed_by, "recorded_by", None) != account:
+            return None
+        entries = [(UUID(str(i)), int(v), int(n)) for i, v, n in old.entries]
+        positions = self.recorder.positions_of(  # type: ignore[attr-defined]
+            [(i, v) for i, v, _ in entries])
+        commands: dict[int, list[int]] = {}
+        for aggregate_id, version, index in entries:
+            commands.setdefault(index, []).append(positions[(aggregate_id, version)])
+        return StoredClaim(old.command_type, old.command_hash,
+                           [commands[i] for i in sorted(commands)])
 
     # Reading ------------------------------------------------------------------------------
 
