@@ -97,6 +97,8 @@ class StampingEventStore(EventStore[UUID]):
 
     def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
         kwargs.pop("tracking", None)
+        if not domain_events and not kwargs.get("idempotency"):
+            return []
         rows = [self.unstamped(e) for e in domain_events]
         recorder: StampingRecorder = self.recorder  # type: ignore[assignment]
         positions, at = recorder.insert_stamped(rows, self.clock, **kwargs)

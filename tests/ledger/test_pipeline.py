@@ -193,3 +193,38 @@ def test_a_decision_of_150000_points_is_recorded_and_other_writes_go_on(
     assert len(set(positions)) == 10
     stored = ledger.read(answers["big"].positions[0] - 1, 1)[0]
     assert len(stored.data["points"]) == 150_000
+
+
+def test_every_postgresql_connection_has_a_statement_and_an_idle_in_transaction_timeout(
+    tmp_path: Any,
+) -> None:
+    """The ledger's recorder and the database helper (read models, integrity log, LISTEN)."""
+    from ledger.database import Database
+    from tests.backends import storage
+
+    with storage("postgres", tmp_path) as (settings, schema):
+        settings = settings.model_copy(update={"db_statement_timeout": 7,
+                                               "db_idle_in_transaction_timeout": 11})
+        ledger = Ledger(env=persistence_env(settings, schema=schema))
+        database = Database(settings, name="timeouts", what="the test's database",
+                            schema=schema)
+        _show_timeouts(ledger, database)
+
+
+def _show_timeouts(ledger: Ledger, database: Any) -> None:
+    try:
+        datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.get_connection() as conn:
+            seen = [conn.execute("SHOW statement_timeout").fetchone()["statement_timeout"],
+                    conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()[
+                        "idle_in_transaction_session_timeout"]]
+        with database.transaction(write=False) as tx:
+            seen += [tx.query("SHOW statement_timeout")[0][0],
+                     tx.query("SHOW idle_in_transaction_session_timeout")[0][0]]
+        with database.connect_postgres() as listening:
+            row = listening.execute("SHOW statement_timeout").fetchone()
+            seen.append(row[0] if row else None)
+        assert seen == ["7s", "11s", "7s", "11s", "7s"]
+    finally:
+        database.close()
+        ledger.close()
