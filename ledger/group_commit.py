@@ -181,7 +181,8 @@ class GroupCommitter:
                 later.append(request)
             elif scope is not None:
                 first[scope] = request
-        ours = [r for r in pending if r not in later]
+        retries = {id(r) for r in later}
+        ours = [r for r in pending if id(r) not in retries]
         by_submission = {id(r.submission): r for r in ours}
         checked = ledger.check([r.submission for r in ours], recent=self.recent)
         for submission, error in checked.refused:
