@@ -61,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 #: Seconds a stopping service gives requests in flight (a long import, say) to finish.
-SHUTDOWN_GRACE = 4
+SHUTDOWN_GRACE = 2
 
 
 def _exit_despite_work_in_flight() -> None:
