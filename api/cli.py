@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -48,12 +49,42 @@ def _serve(args: argparse.Namespace) -> int:
     configure(settings)
     try:
         # Each request is logged once, by the service (with its request id, account, time).
+        # On SIGTERM, requests in flight get SHUTDOWN_GRACE seconds, then are abandoned.
         uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
-                    log_config=None, access_log=False)
+                    log_config=None, access_log=False,
+                    timeout_graceful_shutdown=SHUTDOWN_GRACE)
     finally:
         if lock is not None:
             lock.release()
+    _exit_despite_work_in_flight()
     return 0
+
+
+#: Seconds a stopping service gives requests in flight (a long import, say) to finish.
+SHUTDOWN_GRACE = 2
+
+
+def _exit_despite_work_in_flight() -> None:
+    """End the process now if an abandoned import is still being recorded.
+
+    An import that did not finish within the grace holds an open transaction: ending the
+    process rolls it back (all or nothing), where waiting would delay the stop without end.
+    """
+    import logging
+    import os
+
+    import structlog
+
+    from api.routes.imports import imports_in_flight
+
+    if imports_in_flight():
+        structlog.get_logger("samsyn").warning(
+            "stopping with imports in flight; their transactions roll back",
+            imports=imports_in_flight())
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -76,6 +107,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        return _record_file(args)
+    except Interrupted:
+        print("samsyn: stopped (SIGTERM) before the import was recorded; nothing was written",
+              file=sys.stderr)
+        return 143
+
+
+def _record_file(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from api.app import configure
@@ -94,14 +135,30 @@ def _import(args: argparse.Namespace) -> int:
         task = progress.add_task("reading", total=len(lines))
         parsed = parse_lines(lines, lambda n: progress.advance(task, n))
         ledger = Ledger(env=persistence_env(settings))
-        progress.update(task, description="checking and recording", completed=0,
-                        total=len(parsed))
+        progress.update(task, description="checking", completed=0, total=len(parsed))
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            if progress.tasks[task].completed >= len(parsed):
+                progress.update(task, description="writing")
+
         receipts = record_lines(ledger, parsed, args.recorded_by or settings.recorder_name,
-                                progress=lambda n: progress.advance(task, n))
+                                progress=advance)
     positions = [p for r in receipts for p in r.positions]
     print(f"imported {len(receipts)} commands from {args.file}"
           + (f" (positions {positions[0]}-{positions[-1]})" if positions else ""))
     return 0
+
+
+class Interrupted(BaseException):
+    """SIGTERM arrived: the work in progress is abandoned (its transaction rolls back).
+
+    Like ``KeyboardInterrupt``, not an ``Exception``: no ``except Exception`` on the way
+    (a command's check, say) may take it for a failure of the work itself."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise Interrupted
 
 
 def _project(args: argparse.Namespace) -> int:

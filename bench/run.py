@@ -33,6 +33,7 @@ MODULES = [
     "bench.queries",
     "bench.verify",
     "bench.rebuild",
+    "bench.imports",
 ]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,19 +19,14 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
+from ledger.batch import CheckedBatch, Submission, check_batch, commands_hash
 from ledger.commands import Command
-from ledger.domain.base import LedgerAggregate, RecordingContext, recording, utc_now
+from ledger.domain.base import LedgerAggregate, utc_now
 from ledger.domain.idempotency import IdempotencyKey
-from ledger.errors import (
-    ConflictError,
-    IdempotencyKeyReused,
-    InvalidCommand,
-    Problem,
-    SamsynError,
-    StoreUnavailable,
-)
-from ledger.handlers import ENTRY_CLASSES, HANDLERS
-from ledger.unit_of_work import UnitOfWork
+from ledger.errors import ConflictError, IdempotencyKeyReused, Problem, StoreUnavailable
+from ledger.recorders import IdempotencyClaim, StoredClaim
+from ledger.stamping import StampingEventStore, settle
+from ledger.unit_of_work import RecentAggregates
 
 
 class DateAsISO(Transcoding):
@@ -96,13 +89,6 @@ class Receipt:
         return [int(e["position"]) for e in self.entries]
 
 
-def commands_hash(commands: Sequence[Command]) -> str:
-    """A digest of the commands' content, to tell a retry from a different request."""
-    body = json.dumps([c.model_dump(mode="json") for c in commands], sort_keys=True,
-                      separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 class Ledger(Application[UUID]):
     """Samsyn's write side, built on ``eventsourcing.Application``.
 
@@ -127,6 +113,12 @@ class Ledger(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def construct_event_store(self) -> StampingEventStore:
+        """The library's event store, stamping the recorded time under the ledger's lock."""
+        store = StampingEventStore(mapper=self.mapper, recorder=self.recorder)
+        store.clock = lambda: self.clock()
+        return store
+
     def execute(
         self,
         command: Command,
@@ -142,9 +134,8 @@ class Ledger(Application[UUID]):
         ``expected_version`` is the version of the command's target entry the client read;
         if the entry has moved on since, the command is refused as a conflict.
         """
-        return self._execute(
-            [command], recorded_by, idempotency_key, acting_for, expected_version, None, None
-        )[0]
+        submission = Submission(command, recorded_by, acting_for, expected_version)
+        return self._execute([submission], recorded_by, idempotency_key, command.type)[0]
 
     def execute_many(
         self,
@@ -164,48 +155,46 @@ class Ledger(Application[UUID]):
         """
         if not commands:
             return []
-        return self._execute(
-            list(commands), recorded_by, idempotency_key, acting_for, None,
-            list(labels) if labels else [f"[{i}]" for i in range(len(commands))], progress,
-        )
+        names = list(labels) if labels else [f"[{i}]" for i in range(len(commands))]
+        submissions = [
+            Submission(command, recorded_by, acting_for, label=label)
+            for command, label in zip(commands, names, strict=True)
+        ]
+        return self._execute(submissions, recorded_by, idempotency_key, "Import", progress,
+                             bulk=True)
 
     def _execute(
         self,
-        commands: list[Command],
+        submissions: list[Submission],
         recorded_by: str,
         idempotency_key: str | None,
-        acting_for: frozenset[str] | None,
-        expected_version: int | None,
-        labels: list[str] | None,
-        progress: Callable[[int], None] | None,
+        kind: str,
+        progress: Callable[[int], None] | None = None,
+        *,
+        bulk: bool = False,
     ) -> list[Receipt]:
-        key_ref = f"{recorded_by}:{idempotency_key}" if idempotency_key else None
-        digest = commands_hash(commands) if key_ref else ""
-        kind = commands[0].type if len(commands) == 1 else "Import"
+        digest = commands_hash([s.command for s in submissions]) if idempotency_key else ""
         try:
-            if key_ref is not None:
-                replay = self._replay(key_ref, digest)
+            if idempotency_key is not None:
+                replay = self.replay(recorded_by, idempotency_key, digest)
                 if replay is not None:
                     return replay
-            stamped = self.clock()
-            context = RecordingContext(recorded_by=recorded_by, clock=lambda: stamped)
-            with recording(context):
-                spans = self._check(
-                    commands, context, acting_for, expected_version, labels, progress
-                )
-                if key_ref is not None:
-                    entries: list[list[str | int]] = [
-                        [str(e.originator_id), e.originator_version, index]
-                        for index, (begin, end) in enumerate(spans)
-                        for e in context.journal[begin:end]
-                    ]
-                    IdempotencyKey.claim(key_ref, kind, digest, entries)
-            events = context.journal
+            recorder: Any = self.recorder
+            checked = check_batch(self.repository, submissions, progress=progress,
+                                  existing=recorder.existing if bulk else None)
+            if checked.refused:
+                submission, error = checked.refused[0]
+                if submission.label is None:  # one command: its own error
+                    raise error
+                raise checked.refusal()
+            claims = [IdempotencyClaim(recorded_by, idempotency_key, kind, digest,
+                                       [s.span for s in submissions])] \
+                if idempotency_key is not None else []
             try:
-                recordings = self.save(*events)
+                return self.write(checked, claims)
             except RecordConflictError:
-                if key_ref is not None:
-                    replay = self._replay(key_ref, digest)
+                if idempotency_key is not None:
+                    replay = self.replay(recorded_by, idempotency_key, digest)
                     if replay is not None:
                         return replay
                 raise ConflictError(
@@ -214,18 +203,35 @@ class Ledger(Application[UUID]):
                 ) from None
         except (OperationalError, InterfaceError) as e:
             raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
+
+    def check(
+        self,
+        submissions: Sequence[Submission],
+        recent: RecentAggregates | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> CheckedBatch:
+        """Check commands in turn (see ``ledger/batch.py``); nothing is written."""
+        return check_batch(self.repository, submissions, recent, progress)
+
+    def write(
+        self, checked: CheckedBatch, claims: Sequence[IdempotencyClaim] = ()
+    ) -> list[Receipt]:
+        """Append the accepted commands' events in one transaction, with the idempotency
+        keys that guard them; answer each accepted command's receipt."""
+        events = checked.journal
+        recordings = self.save(*events, idempotency=claims)
         positions = {
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
             for r in recordings
         }
-        receipts = []
-        for index, (begin, end) in enumerate(spans):
-            written = events[begin:end]
-            if index == len(spans) - 1 and key_ref is not None:
-                written = [*written, events[-1]]
-            receipts.append(self.receipt(commands[index], recorded_by, stamped, written,
-                                         positions))
-        return receipts
+        first: Any = recordings[0].domain_event if recordings else None
+        recorded_at: datetime = first.timestamp if first is not None else self.clock()
+        settle(checked.touched, recorded_at)
+        return [
+            self.receipt(s.command, s.recorded_by, recorded_at, events[s.span[0]:s.span[1]],
+                         positions)
+            for s in checked.accepted
+        ]
 
     @staticmethod
     def receipt(
@@ -246,88 +252,58 @@ class Ledger(Application[UUID]):
             ],
         )
 
-    def _check(
-        self,
-        commands: list[Command],
-        context: RecordingContext,
-        acting_for: frozenset[str] | None,
-        expected_version: int | None,
-        labels: list[str] | None,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[tuple[int, int]]:
-        """Run the handlers; answer each command's span of the journal."""
-        uow = UnitOfWork(self.repository, acting_for)
-        if expected_version is not None:
-            _check_version(uow, commands[0], expected_version)
-        spans: list[tuple[int, int]] = []
-        accepted: list[Command] = []
-        problems: list[Problem] = []
-        for index, command in enumerate(commands):
-            begin = len(context.journal)
-            try:
-                HANDLERS[type(command)](command, uow)
-            except SamsynError as e:
-                if labels is None:
-                    raise
-                label = labels[index]
-                problems += [Problem(f"{label}: {p.field}", p.reason) for p in e.problems] or [
-                    Problem(label, e.detail)
-                ]
-                # Start again from the accepted commands, without the refused one's traces.
-                context.journal.clear()
-                uow = UnitOfWork(self.repository, acting_for)
-                spans = []
-                for earlier in accepted:
-                    begin = len(context.journal)
-                    HANDLERS[type(earlier)](earlier, uow)
-                    spans.append((begin, len(context.journal)))
-                continue
-            accepted.append(command)
-            spans.append((begin, len(context.journal)))
-            if progress is not None:
-                progress(1)
-        if problems:
-            refused = len({p.field.split(":")[0] for p in problems})
-            raise InvalidCommand(
-                f"{refused} of {len(commands)} commands refused; nothing was written", problems
-            )
-        return spans
-
-    def _replay(self, key_ref: str, digest: str) -> list[Receipt] | None:
-        """The original receipts if this key was already used for these very commands."""
-        claim_id = IdempotencyKey.id_for(key_ref)
-        if claim_id not in self.repository:
+    def replay(self, account: str, key: str, digest: str) -> list[Receipt] | None:
+        """The original receipts if ``account`` recorded these very commands under ``key``;
+        None if it never used the key; refused if it used it for other commands."""
+        recorder: Any = self.recorder
+        claim: StoredClaim | None = recorder.idempotency_claim(account, key) \
+            or self._claim_of_old(account, key)
+        if claim is None:
             return None
-        claim = cast(IdempotencyKey, self.repository.get(claim_id))
         if claim.command_hash != digest:
             raise IdempotencyKeyReused(
                 "this idempotency key was used for a different command",
                 [Problem("idempotency_key", f"already used for a {claim.command_type}")],
             )
-        wanted = [(UUID(str(i)), int(v), int(n)) for i, v, n in claim.entries]
-        last = max((n for _, _, n in wanted), default=0)
-        wanted.append((claim.id, 1, last))
-        positions = self.recorder.positions_of(  # type: ignore[attr-defined]
-            [(i, v) for i, v, _ in wanted]
-        )
-        by_index: dict[int, list[dict[str, Any]]] = {}
-        first: Any = None
-        for aggregate_id, version, index in wanted:
-            event: Any = next(iter(self.events.get(aggregate_id, gt=version - 1, lte=version)))
-            first = first or event
-            by_index.setdefault(index, []).append(
-                _entry_receipt(event, positions[(aggregate_id, version)])
-            )
-        return [
-            Receipt(
+        wanted = sorted(p for command in claim.positions for p in command)
+        events: dict[int, Any] = {}
+        for first in range(0, len(wanted), 1000):
+            chunk = wanted[first:first + 1000]
+            for n in self.recorder.select_notifications(start=chunk[0], stop=chunk[-1],
+                                                       limit=chunk[-1] - chunk[0] + 1):
+                events[n.id] = self.mapper.to_domain_event(n)
+        receipts = []
+        for command in claim.positions:
+            first_event = events[command[0]] if command else next(iter(events.values()), None)
+            receipts.append(Receipt(
                 command_type=claim.command_type,
-                recorded_by=first.recorded_by,
-                recorded_at=first.timestamp,
-                entries=by_index[index],
+                recorded_by=first_event.recorded_by if first_event else account,
+                recorded_at=first_event.timestamp if first_event else self.clock(),
+                entries=[_entry_receipt(events[p], p) for p in command],
                 replayed=True,
-            )
-            for index in sorted(by_index)
-        ]
+            ))
+        return receipts
+
+    def _claim_of_old(self, account: str, key: str) -> StoredClaim | None:
+        """A key claimed by an ``IdempotencyKey`` entry, as Samsyn recorded keys before
+        they moved beside the ledger: still honoured for the account that claimed it (its
+        reference joined account and key, so the recorder tells ``ops`` + ``x:k1`` from
+        ``ops:x`` + ``k1``)."""
+        claim_id = IdempotencyKey.id_for(f"{account}:{key}")
+        if claim_id not in self.repository:
+            return None
+        old = cast(IdempotencyKey, self.repository.get(claim_id))
+        claimed_by = next(iter(self.events.get(claim_id, lte=1)))
+        if getattr(claimed_by, "recorded_by", None) != account:
+            return None
+        entries = [(UUID(str(i)), int(v), int(n)) for i, v, n in old.entries]
+        positions = self.recorder.positions_of(  # type: ignore[attr-defined]
+            [(i, v) for i, v, _ in entries])
+        commands: dict[int, list[int]] = {}
+        for aggregate_id, version, index in entries:
+            commands.setdefault(index, []).append(positions[(aggregate_id, version)])
+        return StoredClaim(old.command_type, old.command_hash,
+                           [commands[i] for i in sorted(commands)])
 
     # Reading ------------------------------------------------------------------------------
 
@@ -394,23 +370,6 @@ class Ledger(Application[UUID]):
         if aggregate_id not in self.repository:
             return None
         return cast(LedgerAggregate, self.repository.get(aggregate_id))
-
-
-def _check_version(uow: UnitOfWork, command: Command, expected: int) -> None:
-    target = command.target()
-    if target is None:
-        raise InvalidCommand(
-            f"a {command.type} acts on no existing entry; a version precondition cannot apply",
-            [Problem("If-Match", "not applicable to this command")],
-        )
-    kind, ref = target
-    field = "entry.ref" if hasattr(command, "entry") else kind
-    current = uow.get_any(ENTRY_CLASSES[kind], ref, field)
-    if current.version != expected:
-        raise ConflictError(
-            f"{kind} {ref!r} is at version {current.version}, not {expected}; nothing was written",
-            [Problem("If-Match", f"re-read {kind} {ref!r} and retry")],
-        )
 
 
 def _entry_receipt(event: Any, position: int) -> dict[str, Any]:

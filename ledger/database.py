@@ -231,6 +231,17 @@ def store_trouble(error: BaseException) -> bool:
     )
 
 
+def postgres_options(settings: Settings) -> str:
+    """Server settings for every PostgreSQL connection Samsyn opens: no statement runs
+    longer than ``db_statement_timeout``, no transaction sits idle longer than
+    ``db_idle_in_transaction_timeout`` (so a stalled process never holds a lock for long)."""
+    return (
+        f"-c statement_timeout={round(settings.db_statement_timeout * 1000)} "
+        f"-c idle_in_transaction_session_timeout="
+        f"{settings.db_idle_in_transaction_timeout * 1000}"
+    )
+
+
 def _serial_queries(conn: psycopg.Connection[Row]) -> None:
     conn.execute("SET max_parallel_workers_per_gather = 0")
 
@@ -281,7 +292,8 @@ class Database:
                 settings.database_url,
                 min_size=1,
                 max_size=max_connections,
-                kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout},
+                kwargs={"autocommit": True, "connect_timeout": settings.db_connect_timeout,
+                        "options": postgres_options(settings)},
                 timeout=settings.db_connect_timeout * settings.db_attempts,
                 open=False,
                 name=name,
@@ -322,6 +334,7 @@ class Database:
             self.settings.database_url,
             autocommit=True,
             connect_timeout=int(max(1, self.settings.db_connect_timeout)),
+            options=postgres_options(self.settings),
         )
 
     def _unavailable(self, error: Exception) -> StoreUnavailable:

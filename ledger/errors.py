@@ -90,6 +90,14 @@ class StoreUnavailable(SamsynError):
     title = "Ledger store unavailable"
 
 
+class WriteTimedOut(StoreUnavailable):
+    """The write waited too long for the ledger's lock, or ran too long, and was cancelled;
+    nothing was written (answered like an unavailable store: retry later)."""
+
+    kind = "write-timed-out"
+    title = "The write took too long"
+
+
 @dataclass
 class ProblemCollector:
     """Gathers problems so that a command is refused with all of them at once."""

@@ -4,7 +4,11 @@ One transaction per command spends most of its time taking the ledger's table lo
 committing. Under concurrency the committer takes every command waiting, checks each in
 turn against the ledger as the ones before it leave it (so two commands on the same
 record behave exactly as if they came one after the other), and saves all accepted
-ones in a single transaction. A refused command fails alone; the others still land.
+ones in a single transaction. The check is the ledger's one check (``ledger/batch.py``), so
+whatever one command raises fails it alone; the others still land. If the batch's write
+itself fails (a conflict with another process, a write cancelled by the statement timeout,
+a value the database refuses), its commands are retried one at a time, so that only the
+one at fault fails.
 Durability is unchanged: a caller is answered only after the transaction commits.
 
 The committer keeps the aggregates it last committed (:class:`RecentAggregates`), so a
@@ -28,12 +32,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError, RecordConflictError
 
+from ledger.batch import CheckedBatch, Submission, commands_hash
 from ledger.commands import Command
-from ledger.domain.base import RecordingContext, recording
-from ledger.domain.idempotency import IdempotencyKey
-from ledger.errors import IdempotencyKeyReused, SamsynError, StoreUnavailable
-from ledger.handlers import HANDLERS
-from ledger.unit_of_work import RecentAggregates, UnitOfWork
+from ledger.errors import IdempotencyKeyReused, StoreUnavailable, WriteTimedOut
+from ledger.recorders import IdempotencyClaim
+from ledger.unit_of_work import RecentAggregates
 
 if TYPE_CHECKING:
     from ledger.application import Ledger, Receipt
@@ -47,17 +50,20 @@ CATCH_UP_PAGE = 1000
 
 @dataclass
 class Request:
-    command: Command
-    recorded_by: str
+    submission: Submission
     idempotency_key: str | None
-    acting_for: frozenset[str] | None
-    expected_version: int | None
     future: Future[Receipt] = field(default_factory=Future)
-    span: tuple[int, int] = (0, 0)
 
     @property
-    def key_ref(self) -> str | None:
-        return f"{self.recorded_by}:{self.idempotency_key}" if self.idempotency_key else None
+    def digest(self) -> str:
+        return commands_hash([self.submission.command])
+
+    @property
+    def scope(self) -> tuple[str, str] | None:
+        """The idempotency key with the account it belongs to."""
+        if self.idempotency_key is None:
+            return None
+        return (self.submission.recorded_by, self.idempotency_key)
 
 
 class GroupCommitter:
@@ -110,7 +116,9 @@ class GroupCommitter:
         expected_version: int | None = None,
     ) -> Future[Receipt]:
         """Queue the command; the future is answered once the batch holding it commits."""
-        request = Request(command, recorded_by, idempotency_key, acting_for, expected_version)
+        request = Request(
+            Submission(command, recorded_by, acting_for, expected_version), idempotency_key
+        )
         # Running from now on: a caller that gives up cannot cancel a command that may
         # already be in a committed batch (an awaiting coroutine that is cancelled tries).
         request.future.set_running_or_notify_cancel()
@@ -142,63 +150,10 @@ class GroupCommitter:
                 log.exception("a batch failed")
 
     def _commit(self, batch: list[Request]) -> None:
-        ledger = self.ledger
-        accepted: list[Request] = []
-        uow = UnitOfWork(ledger.repository, recent=self.recent)
         try:
-            pending = self._answer_replays(batch)
-            if not pending:
-                return
-            self._catch_up()
-            stamped = ledger.clock()
-            journal: list[Any] = []
-            claimed: dict[str, Request] = {}
-            for request in pending:
-                key_ref = request.key_ref
-                if key_ref is not None and key_ref in claimed:
-                    continue  # answered after the save, from the first request's receipt
-                try:
-                    self._check_one(request, uow, journal, stamped)
-                except SamsynError as e:
-                    request.future.set_exception(e)
-                    journal.clear()
-                    self.recent.forget(a.id for a in uow.aggregates)
-                    uow = UnitOfWork(ledger.repository, recent=self.recent)
-                    for earlier in accepted:
-                        self._check_one(earlier, uow, journal, stamped)
-                    continue
-                accepted.append(request)
-                if key_ref is not None:
-                    claimed[key_ref] = request
-            if not accepted:
-                return
-            try:
-                recordings = ledger.save(*journal)
-            except RecordConflictError:
-                # Another process wrote to the same records: fall back to one at a time,
-                # which re-reads, re-checks and answers each request on its own.
-                self.recent.forget(a.id for a in uow.aggregates)
-                for request in accepted:
-                    self._one_by_one(request)
-                accepted = []
-                return
-            self.recent.put(uow.aggregates)
-            self._ours.update(r.notification.id for r in recordings)
-            positions = {
-                (r.domain_event.originator_id, r.domain_event.originator_version):
-                    r.notification.id
-                for r in recordings
-            }
-            for request in accepted:
-                request.future.set_result(ledger.receipt(
-                    request.command, request.recorded_by, stamped,
-                    journal[request.span[0]:request.span[1]], positions,
-                ))
-            for request in pending:
-                if not request.future.done():
-                    self._one_by_one(request)  # a retry of a key claimed in this batch
+            self._check_and_write(batch)
         except (OperationalError, InterfaceError) as e:
-            self.recent.forget(a.id for a in uow.aggregates)
+            self._forget_all()
             error = StoreUnavailable(f"the ledger store is unavailable: {e}")
             for request in batch:
                 if not request.future.done():
@@ -209,6 +164,72 @@ class GroupCommitter:
                 if not request.future.done():
                     request.future.set_exception(e)
             raise
+
+    def _check_and_write(self, batch: list[Request]) -> None:
+        """Check the batch through the ledger's one check, write what it accepts, answer
+        every request: a refused command fails alone, the others are written together."""
+        ledger = self.ledger
+        pending = self._answer_replays(batch)
+        if not pending:
+            return
+        self._catch_up()
+        first: dict[tuple[str, str], Request] = {}
+        later: list[Request] = []  # a retry of a key already in this batch
+        for request in pending:
+            scope = request.scope
+            if scope is not None and scope in first:
+                later.append(request)
+            elif scope is not None:
+                first[scope] = request
+        retries = {id(r) for r in later}
+        ours = [r for r in pending if id(r) not in retries]
+        by_submission = {id(r.submission): r for r in ours}
+        checked = ledger.check([r.submission for r in ours], recent=self.recent)
+        for submission, error in checked.refused:
+            by_submission[id(submission)].future.set_exception(error)
+        accepted = [by_submission[id(s)] for s in checked.accepted]
+        if accepted:
+            self._write(checked, accepted)
+        for request in later:
+            self._one_by_one(request)
+
+    def _write(self, checked: CheckedBatch, accepted: list[Request]) -> None:
+        claims = [
+            IdempotencyClaim(r.submission.recorded_by, r.idempotency_key,
+                             r.submission.command.type, r.digest, [r.submission.span])
+            for r in accepted if r.idempotency_key is not None
+        ]
+        try:
+            receipts = self.ledger.write(checked, claims)
+        except (OperationalError, InterfaceError):
+            raise
+        except StoreUnavailable as e:
+            if not isinstance(e, WriteTimedOut):  # busy, not this batch's fault: all wait
+                self.recent.forget(a.id for a in checked.touched)
+                for request in accepted:
+                    request.future.set_exception(e)
+                return
+            self._one_at_a_time(checked, accepted, e)
+            return
+        except Exception as e:
+            self._one_at_a_time(checked, accepted, e)
+            return
+        self.recent.put(checked.touched)
+        self._ours.update(p for receipt in receipts for p in receipt.positions)
+        for request, receipt in zip(accepted, receipts, strict=True):
+            request.future.set_result(receipt)
+
+    def _one_at_a_time(
+        self, checked: CheckedBatch, accepted: list[Request], error: Exception
+    ) -> None:
+        """After the batch's write failed: each request re-read, re-checked and written on
+        its own, so that only the one at fault fails."""
+        self.recent.forget(a.id for a in checked.touched)
+        if len(accepted) == 1 and not isinstance(error, RecordConflictError):
+            accepted[0].future.set_exception(error)
+            return
+        for request in accepted:
+            self._one_by_one(request)
 
     def _catch_up(self) -> None:
         """Forget kept aggregates that another writer appended to since the last look."""
@@ -236,16 +257,14 @@ class GroupCommitter:
 
     def _answer_replays(self, batch: list[Request]) -> list[Request]:
         """Answer retries of commands recorded before; return the rest."""
-        from ledger.application import commands_hash
-
         pending = []
         for request in batch:
-            key_ref = request.key_ref
-            if key_ref is None:
+            if request.idempotency_key is None:
                 pending.append(request)
                 continue
             try:
-                replay = self.ledger._replay(key_ref, commands_hash([request.command]))
+                replay = self.ledger.replay(request.submission.recorded_by,
+                                            request.idempotency_key, request.digest)
             except IdempotencyKeyReused as e:
                 request.future.set_exception(e)
                 continue
@@ -255,33 +274,13 @@ class GroupCommitter:
                 request.future.set_result(replay[0])
         return pending
 
-    def _check_one(
-        self, request: Request, uow: UnitOfWork, journal: list[Any], stamped: Any
-    ) -> None:
-        from ledger.application import _check_version, commands_hash
-
-        context = RecordingContext(request.recorded_by, lambda: stamped, journal)
-        begin = len(journal)
-        uow.act_for(request.acting_for)
-        with recording(context):
-            if request.expected_version is not None:
-                _check_version(uow, request.command, request.expected_version)
-            HANDLERS[type(request.command)](request.command, uow)
-            if request.key_ref is not None:
-                entries: list[list[str | int]] = [
-                    [str(e.originator_id), e.originator_version, 0] for e in journal[begin:]
-                ]
-                IdempotencyKey.claim(request.key_ref, request.command.type,
-                                     commands_hash([request.command]), entries)
-        request.span = (begin, len(journal))
-
     def _one_by_one(self, request: Request) -> None:
+        submission = request.submission
         try:
             request.future.set_result(self.ledger.execute(
-                request.command, recorded_by=request.recorded_by,
-                idempotency_key=request.idempotency_key, acting_for=request.acting_for,
-                expected_version=request.expected_version,
+                submission.command, recorded_by=submission.recorded_by,
+                idempotency_key=request.idempotency_key, acting_for=submission.acting_for,
+                expected_version=submission.expected_version,
             ))
-        except SamsynError as e:
+        except Exception as e:
             request.future.set_exception(e)
-

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     db_lock_timeout: int = Field(
         default=5, ge=0, description="Seconds an append waits for the ledger's table lock."
     )
+    db_statement_timeout: float = Field(
+        default=10, gt=0,
+        description="Seconds one SQL statement may run on PostgreSQL before it is cancelled "
+        "(a write cancelled so is answered 503 and writes nothing).",
+    )
+    db_idle_in_transaction_timeout: int = Field(
+        default=30, ge=1,
+        description="Seconds a PostgreSQL connection may sit idle inside a transaction "
+        "before the server ends it (so no stalled process holds a lock for long).",
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP service listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP service uses.")
     demo_on_empty: bool = Field(

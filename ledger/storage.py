@@ -8,6 +8,9 @@ notification ids in commit order for readers. The pool does not ping a connectio
 each use (``POSTGRES_PRE_PING``): that doubled the round trips of every aggregate load,
 45% of the group committer's time in a profile; a connection found dead is replaced by
 the retry instead.
+Every PostgreSQL connection has a statement timeout and an idle-in-transaction timeout
+(``db_statement_timeout``, ``db_idle_in_transaction_timeout``). The recorders themselves
+live in ``ledger/recorders.py``.
 """
 
 from __future__ import annotations
@@ -17,19 +20,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
-from uuid import UUID
 
 from eventsourcing.persistence import DatabaseError, InterfaceError, OperationalError
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteFactory
-from eventsourcing.utils import get_topic, retry
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteFactory
+from eventsourcing.utils import Environment, EnvType, get_topic, retry
 
+from ledger.database import postgres_options
+from ledger.recorders import PostgresLedgerRecorder, SQLiteLedgerRecorder
 from ledger.settings import Settings
 from ledger.sqlite_store import check_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DB_ATTEMPTS = "SAMSYN_DB_ATTEMPTS"
+DB_OPTIONS = "SAMSYN_DB_OPTIONS"
 
 
 def _with_attempts(recorder: Any, names: Sequence[str], attempts: int) -> None:
@@ -42,79 +47,25 @@ def _with_attempts(recorder: Any, names: Sequence[str], attempts: int) -> None:
         setattr(recorder, name, wrapped)
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL recorder, plus position look-ups for receipts."""
-
-    def positions_of(self, entries: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
-        """Notification ids (positions) of stored events given by aggregate id and version."""
-        if not entries:
-            return {}
-        statement = (
-            f"SELECT originator_id, originator_version, notification_id "
-            f'FROM "{self.datastore.schema}"."{self.events_table_name}" '
-            "WHERE (originator_id, originator_version) IN "
-            f"({', '.join(['(%s, %s)'] * len(entries))})"
-        )
-        params = [v for entry in entries for v in entry]
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, params)
-            return {
-                (row["originator_id"], row["originator_version"]): row["notification_id"]
-                for row in curs.fetchall()
-            }
-
-    def originators_after(self, position: int, limit: int) -> list[tuple[int, UUID]]:
-        """Position and aggregate id of the entries stored after ``position``, oldest first
-        (at most ``limit``): what changed since, without the events' content."""
-        statement = (
-            f"SELECT notification_id, originator_id "
-            f'FROM "{self.datastore.schema}"."{self.events_table_name}" '
-            "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-        )
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (position, limit), prepare=True)
-            return [(row["notification_id"], row["originator_id"]) for row in curs.fetchall()]
-
-
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, plus position look-ups for receipts."""
-
-    def positions_of(self, entries: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
-        result: dict[tuple[UUID, int], int] = {}
-        with self.datastore.transaction(commit=False) as c:
-            for originator_id, version in entries:
-                c.execute(
-                    f"SELECT rowid FROM {self.events_table_name} "
-                    "WHERE originator_id=? AND originator_version=?",
-                    (originator_id.hex, version),
-                )
-                row = c.fetchone()
-                if row is not None:
-                    result[(originator_id, version)] = row[0]
-        return result
-
-    def originators_after(self, position: int, limit: int) -> list[tuple[int, UUID]]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT rowid, originator_id FROM {self.events_table_name} "
-                "WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                (position, limit),
-            )
-            return [(row[0], UUID(row[1])) for row in c.fetchall()]
-
-
 class PostgresLedgerFactory(PostgresFactory):
     """PostgreSQL infrastructure with Samsyn's recorder and retry policy."""
 
     application_recorder_class = PostgresLedgerRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        options = self.env.get(DB_OPTIONS)
+        if options:  # the statement timeout, on every connection of the pool
+            kwargs: Any = self.datastore.pool.kwargs
+            kwargs["options"] = options
 
     def application_recorder(self) -> Any:
         recorder = super().application_recorder()
         attempts = int(self.env.get(DB_ATTEMPTS) or "2")
         _with_attempts(
             recorder,
-            ["insert_events", "select_notifications", "max_notification_id", "select_events",
-             "originators_after"],
+            ["insert_events", "insert_stamped", "select_notifications", "max_notification_id",
+             "select_events", "originators_after", "idempotency_claim", "existing"],
             attempts,
         )
         return recorder
@@ -174,7 +125,10 @@ def persistence_env(settings: Settings, *, schema: str | None = None) -> dict[st
             POSTGRES_LOCK_TIMEOUT=str(settings.db_lock_timeout),
             POSTGRES_PRE_PING="n",
             POSTGRES_ENABLE_DB_FUNCTIONS="n",
+            POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT=str(
+                settings.db_idle_in_transaction_timeout),
         )
+        env[DB_OPTIONS] = postgres_options(settings)
         if schema:
             env["POSTGRES_SCHEMA"] = schema
     else:

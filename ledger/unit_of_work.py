@@ -77,13 +77,22 @@ class UnitOfWork:
         repository: Repository[UUID],
         acting_for: frozenset[str] | None = None,
         recent: RecentAggregates | None = None,
+        deferred: bool = False,
     ) -> None:
-        """``acting_for``: the organisations the recorder may act for (None: any)."""
+        """``acting_for``: the organisations the recorder may act for (None: any).
+
+        ``deferred``: whether the store is asked at once if a new aggregate's reference is
+        taken (one query per new aggregate), or later, for all of them in bulk (an import
+        of thousands of new entries): then :attr:`added` lists the new aggregates still to
+        ask about.
+        """
         self._repository = repository
         self._acting_for = acting_for
         self._recent = recent
+        self._deferred = deferred
         self._loaded: dict[UUID, LedgerAggregate] = {}
         self._new: dict[UUID, LedgerAggregate] = {}
+        self.added: list[LedgerAggregate] = []
 
     @property
     def aggregates(self) -> list[LedgerAggregate]:
@@ -130,7 +139,14 @@ class UnitOfWork:
 
     def add(self, aggregate: LedgerAggregate) -> None:
         """A new aggregate; refused if one with the same reference exists."""
-        if self.find(type(aggregate), aggregate.id) is not None or aggregate.id in self._new:
+        if self._deferred:
+            taken = aggregate.id in self._new or aggregate.id in self._loaded
+            if not taken:
+                self.added.append(aggregate)
+        else:
+            found = self.find(type(aggregate), aggregate.id)
+            taken = found is not None or aggregate.id in self._new
+        if taken:
             raise AlreadyRecorded(
                 f"{aggregate.kind} {aggregate.ref!r} is already recorded",
                 [Problem("ref", f"a {aggregate.kind} {aggregate.ref!r} exists")],

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from functools import partial
 from typing import Annotated
 
+import anyio.to_thread
 import structlog
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import Writer
-from ledger.application import Ledger
+from ledger.application import Ledger, Receipt
 from ledger.errors import InvalidCommand, Problem
-from ledger.importing import parse_lines, record_lines
+from ledger.importing import ImportLine, parse_lines, record_lines
 
 router = APIRouter(prefix="/v1", tags=["registrar"])
 log = structlog.get_logger("samsyn.api")
@@ -24,6 +26,23 @@ IMPORT_EXAMPLE = (
     '{"type": "EstablishBody", "organisation": "Berg", "code": "KS", '
     '"name": "Kommunstyrelsen", "kind": "board"}\n'
 )
+
+
+_running: set[int] = set()  # thread ids of imports being recorded
+
+
+def imports_in_flight() -> int:
+    """How many imports are being recorded now (a stopping service abandons them)."""
+    return len(_running)
+
+
+def _record(ledger: Ledger, lines: list[ImportLine], recorded_by: str,
+            acting_for: frozenset[str] | None, key: str | None) -> list[Receipt]:
+    _running.add(threading.get_ident())
+    try:
+        return record_lines(ledger, lines, recorded_by, acting_for, key)
+    finally:
+        _running.discard(threading.get_ident())
 
 
 class ImportedLine(BaseModel):
@@ -70,8 +89,11 @@ async def import_commands(
     if not lines:
         raise InvalidCommand("the file holds no commands", [Problem("body", "empty")])
     ledger: Ledger = request.app.state.ledger
-    receipts = await run_in_threadpool(
-        record_lines, ledger, lines, account.name, account.acting_for, idempotency_key
+    # Abandoned if the service stops before it is done: the thread's transaction then rolls
+    # back when the process ends, and the service stops within its grace (see api/cli.py).
+    receipts = await anyio.to_thread.run_sync(
+        partial(_record, ledger, lines, account.name, account.acting_for, idempotency_key),
+        abandon_on_cancel=True,
     )
     positions = [p for r in receipts for p in r.positions]
     log.info("imported", account=account.name, commands=len(receipts),

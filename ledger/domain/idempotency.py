@@ -1,4 +1,9 @@
-"""Idempotency keys: a client's key claims one command, so retries are recorded once."""
+"""Idempotency keys as earlier versions recorded them: entries of the ledger.
+
+Samsyn now keeps keys beside the ledger (``ledger/recorders.py``): never entries, never in
+the feed, never sealed. Histories recorded before hold these entries; they stay in the log,
+load, verify, and still answer a retry for the account that claimed them.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ from ledger.domain.base import LedgerAggregate
 
 
 class IdempotencyKey(LedgerAggregate):
-    """A claimed key, saved in the same transaction as the command it guards.
+    """A key claimed as an entry by an earlier version (no longer created).
 
-    The store refuses a second claim of the same key, so two racing retries cannot both
-    write; the loser reads the claim and answers with the original receipt.
+    Its ``ref`` joined the account and the key (``<account>:<key>``); a retry honours it
+    only for the account that recorded it.
     """
 
     kind: ClassVar[str] = "idempotency-key"

@@ -217,9 +217,9 @@ def test_a_principal_deciding_twice_keeps_both_decisions_and_the_later_counts(
 def test_every_event_carries_its_recorder_recorded_time_and_domain_dates(
     given: Ledger, clock: Any
 ) -> None:
-    clock.set("2021-03-26T09:00:00")
+    clock.set("2024-03-26T09:00:00")
     run(given, decision("REG", "2021-03-25"), by="registrar-7")
     last = given.read(given.max_position() - 1, 1)[0]
     assert last.recorded_by == "registrar-7"
-    assert last.recorded_at.isoformat() == "2021-03-26T09:00:00+00:00"
+    assert last.recorded_at.isoformat() == "2024-03-26T09:00:00+00:00"
     assert last.domain_dates == {"decided_on": "2021-03-25"}
