@@ -28,6 +28,7 @@ from projections.decoding import EntryDecoder
 from projections.facts import FactTables, Item
 from projections.failures import Failure, describe
 from projections.matter_timeline import MatterTimelineModel
+from projections.organisations import OrganisationsModel
 from projections.readmodel import FoldedReadModel, ReadModel
 
 TRACKING_TABLE = "rm_tracking"
@@ -41,9 +42,10 @@ CONSULTATIONS = ConsultationsModel()
 DECISIONS = DecisionRegisterModel()
 MATTERS = MatterTimelineModel()
 ASSIGNMENTS = AssignmentsModel()
+ORGANISATIONS = OrganisationsModel()
 
 FOLDED: tuple[FoldedReadModel[Any], ...] = (
-    AGREEMENTS, ADOPTION, CONSULTATIONS, DECISIONS, MATTERS, ASSIGNMENTS,
+    AGREEMENTS, ADOPTION, CONSULTATIONS, DECISIONS, MATTERS, ASSIGNMENTS, ORGANISATIONS,
 )
 #: The audit trail comes first: the others fold the facts it files.
 READ_MODELS: tuple[ReadModel, ...] = (AUDIT, *FOLDED)

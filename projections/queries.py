@@ -33,6 +33,7 @@ from projections.matter_timeline import (
     find_matter,
     matter_timeline,
 )
+from projections.organisations import OrganisationView, organisation_view
 from projections.pipeline import (
     ADOPTION,
     AGREEMENTS,
@@ -41,6 +42,7 @@ from projections.pipeline import (
     CONSULTATIONS,
     DECISIONS,
     MATTERS,
+    ORGANISATIONS,
     READ_MODELS,
     ensure_tables,
     tracked,
@@ -329,6 +331,31 @@ class ReadModels:
             a for a in _views(states, assignment_status, day)
             if (status is None or a.status == status) and (owner is None or same(a.owner, owner))
         ]
+
+    # Who takes part ----------------------------------------------------------------------
+
+    def organisation(
+        self, ref: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> OrganisationView | None:
+        """One organisation: its name and kind, its bodies, who held its roles then."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            state = ORGANISATIONS.state(tx, key("organisation", ref), FACTS, known)
+        return organisation_view(state, day) if state else None
+
+    def organisations(
+        self,
+        *,
+        kind: str | None = None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[OrganisationView]:
+        """Every organisation (of ``kind``) registered by the date asked about, by name."""
+        day, known = self._when(as_of, known_at)
+        where, params = ("kind = ?", [kind]) if kind else ("", [])
+        with self.database.transaction(write=False) as tx:
+            states = ORGANISATIONS.select(tx, FACTS, known, where, params)
+        return sorted(_views(states, organisation_view, day), key=lambda o: o.name.casefold())
 
     # 7. Audit trail ---------------------------------------------------------------------------
 

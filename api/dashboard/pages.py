@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from api.auth import current_account
 from api.dashboard.strings import DEFAULT, SYMBOLS, Language, Strings, language
@@ -92,6 +93,7 @@ class Page:
     error: str | None = None
     position: int = 0
     recorded_until: datetime | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
     t: Strings = field(init=False)
 
     def __post_init__(self) -> None:
@@ -131,6 +133,13 @@ class Page:
 
     def today_link(self) -> str:
         return self.link(self.path, as_of=None, known_at=None)
+
+    def org(self, ref: str) -> Markup:
+        """An organisation by its full name, with the reference registrars use on hover."""
+        name = self.names.get(ref.casefold())
+        if name is None or name == ref:
+            return escape(ref)
+        return Markup('<span class="org" title="{}">{}</span>').format(ref, name)
 
 
 def _inside(t: Strings, name: str, given: str, check: Callable[[W], W],
@@ -195,7 +204,10 @@ def caught_up(request: Request, page: Page, after: str | None) -> Page:
             log.warning("page rendered before the read models caught up", after=position,
                         error=str(e))
     position = models.position()
-    return replace(page, position=position, recorded_until=recorded_at(request, position))
+    names = {o.ref.casefold(): o.name
+             for o in models.organisations(as_of=page.as_of, known_at=page.known_at)}
+    return replace(page, position=position, recorded_until=recorded_at(request, position),
+                   names=names)
 
 
 def recorded_at(request: Request, position: int) -> datetime | None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
+from markupsafe import Markup, escape
+
 Language = Literal["sv", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = ("sv", "en")
 DEFAULT: Final[Language] = "sv"
@@ -617,7 +619,11 @@ class Strings:
         self.table = TABLES[lang]
 
     def __call__(self, key: str, **fields: Any) -> str:
+        """The words of ``key`` with ``fields`` filled in. A field that is already markup (a
+        name with its reference on hover) stays markup; the rest is escaped."""
         text = self.table.get(key, key)
+        if any(isinstance(value, Markup) for value in fields.values()):
+            return Markup(escape(text)).format(**fields)
         return text.format(**fields) if fields else text
 
     def of(self, prefix: str, value: str) -> str:

@@ -24,6 +24,7 @@ from projections.audit_trail import AuditEntry
 from projections.consultations import ConsultationStatus, RoundState
 from projections.decision_register import DecisionEntry
 from projections.matter_timeline import MatterTimeline
+from projections.organisations import OrganisationView
 from projections.queries import ReadModels
 
 router = APIRouter(prefix="/v1", tags=["dashboard"])
@@ -128,6 +129,8 @@ TIMELINE = dumper(MatterTimeline)
 ASSIGNMENTS = dumper(PageOf[AssignmentStatus])
 ASSIGNMENT = dumper(AssignmentStatus)
 AUDIT_TRAIL = dumper(list[AuditEntry])
+ORGANISATIONS = dumper(PageOf[OrganisationView])
+ORGANISATION = dumper(OrganisationView)
 
 
 def page(items: list[T], offset: int, limit: int) -> PageOf[T]:
@@ -140,6 +143,28 @@ Offset = Annotated[int, Query(ge=0, le=MAX_POSITION)]
 Filter = Annotated[QueryRef | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Models = Annotated[ReadModels, Depends(read_models)]
+
+
+@router.get("/organisations", response_model=Page[OrganisationView],
+            summary="The organisations taking part, with their bodies and roles")
+async def list_organisations(request: Request, account: CurrentAccount, models: Models,
+                             at: At, kind: str | None = None, offset: Offset = 0,
+                             limit: Limit = 100) -> Any:
+    """Every organisation registered by the date asked about (principals, joint bodies,
+    others; filter by `kind`), by name: its full name beside the short reference
+    registrars use, its bodies and who held its roles on that date."""
+    return await answer(request, account, ORGANISATIONS, lambda: page(models.organisations(
+        kind=kind, as_of=at.as_of, known_at=at.known_at), offset, limit))
+
+
+@router.get("/organisations/{ref}", response_model=OrganisationView,
+            summary="One organisation, its bodies and roles")
+async def organisation(request: Request, account: CurrentAccount, models: Models, at: At,
+                       ref: str) -> Any:
+    """One organisation by its short reference (for example `RJH`): name, kind, bodies and
+    who held its roles on the date asked about."""
+    return await answer(request, account, ORGANISATION, lambda: models.organisation(
+        ref, as_of=at.as_of, known_at=at.known_at))
 
 
 @router.get("/agreements", response_model=Page[AgreementStatus],

@@ -65,10 +65,13 @@ def test_the_adoption_matrix_has_a_row_per_recommendation_and_a_column_per_princ
     principals: list[str] = []
     for r in recommendations:
         principals += [p["principal"] for p in r["principals"] if p["principal"] not in principals]
+    names = {o["ref"]: o["name"] for o in site.get("/v1/organisations")["items"]}
     page = desktop.open("/")
     matrix = page.locator("table.matrix")
     headers = matrix.locator("thead th.principal")
-    expect(headers).to_have_text(principals)
+    expect(headers).to_have_text([names[p] for p in principals])
+    expect(headers.locator(".org")).to_have_count(len(principals))
+    assert headers.locator(".org").evaluate_all("els => els.map(e => e.title)") == principals
     rows = matrix.locator("tbody tr")
     expect(rows).to_have_count(len(recommendations))
     for row in rows.all():

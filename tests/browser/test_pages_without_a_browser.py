@@ -110,3 +110,13 @@ def test_a_page_about_the_past_shows_nothing_that_came_later(
     for text in later_agreements + later_rounds:
         assert text not in page.text
     assert "tillfrågas" not in page.text
+
+
+def test_organisations_are_named_in_full_with_their_reference_on_hover(
+    client: TestClient,
+) -> None:
+    organisations = client.get("/v1/organisations").json()["items"]
+    region = next(o for o in organisations if o["ref"] == "RJH")
+    page = client.get("/").text
+    assert f'<span class="org" title="RJH">{region["name"]}</span>' in page
+    assert '<th scope="col" class="principal">RJH</th>' not in page
