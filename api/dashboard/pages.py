@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -315,3 +315,52 @@ def decision(request: Request, ref: str, as_of: str | None = None, known_at: str
     if found is None:
         return render(request, page, "decision.html", status=404, ref=ref)
     return render(request, page, "decision.html", ref=ref, decision=found)
+
+
+@router.get("/organisations", response_class=HTMLResponse)
+def organisations(request: Request, as_of: str | None = None, known_at: str | None = None,
+                  lang: str | None = None, after: After = None) -> Response:
+    """Who takes part: every organisation with its bodies and the people in its roles."""
+    page = read_page(request, as_of, known_at, lang)
+    if page.error:
+        return render(request, page, "organisations.html", status=400)
+    page = caught_up(request, page, after)
+    models: ReadModels = request.app.state.read_models
+    found = models.organisations(as_of=page.as_of, known_at=page.known_at)
+    return render(request, page, "organisations.html", organisations=found)
+
+
+#: Decisions on one page of the register.
+REGISTER_PAGE = 50
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/decisions", response_class=HTMLResponse)
+def decision_register(
+    request: Request, as_of: str | None = None, known_at: str | None = None,
+    lang: str | None = None, organisation: str | None = None, body: str | None = None,
+    from_: Annotated[str | None, Query(alias="from")] = None, to: str | None = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0, after: After = None,
+) -> Response:
+    """The decision register: by organisation, body and period, a page at a time."""
+    page = read_page(request, as_of, known_at, lang)
+    if page.error:
+        return render(request, page, "decisions.html", status=400, filters={})
+    page = caught_up(request, page, after)
+    models: ReadModels = request.app.state.read_models
+    filters = {"organisation": organisation or None, "body": body or None,
+               "from": from_ if _day(from_) else None, "to": to if _day(to) else None}
+    found, total = models.decisions_page(
+        organisation=filters["organisation"], body=filters["body"], from_=_day(from_),
+        to=_day(to), as_of=page.as_of, known_at=page.known_at, offset=offset,
+        limit=REGISTER_PAGE)
+    choices = [(o.ref, o.name)
+               for o in models.organisations(as_of=page.as_of, known_at=page.known_at)]
+    return render(request, page, "decisions.html", decisions=found, total=total,
+                  offset=offset, limit=REGISTER_PAGE, filters=filters, organisations=choices)

@@ -120,3 +120,44 @@ def test_organisations_are_named_in_full_with_their_reference_on_hover(
     page = client.get("/").text
     assert f'<span class="org" title="RJH">{region["name"]}</span>' in page
     assert '<th scope="col" class="principal">RJH</th>' not in page
+
+
+def test_the_organisations_page_lists_each_with_its_bodies(client: TestClient) -> None:
+    organisations = client.get("/v1/organisations").json()["items"]
+    page = client.get("/organisations")
+    assert page.status_code == 200
+    for o in organisations:
+        assert f'data-organisation="{o["ref"]}"' in page.text
+        for body in o["bodies"]:
+            assert body["name"] in page.text
+    assert client.get("/organisations", params={"as_of": "1900-01-01"}).text.count(
+        "data-organisation=") == 0
+
+
+def test_the_decision_register_filters_by_organisation_and_period(client: TestClient) -> None:
+    everything = client.get("/decisions")
+    assert everything.status_code == 200
+    total = client.get("/v1/decisions").json()["total"]
+    assert f"Visar {min(total, 50)} av {total} beslut." in everything.text
+    region = client.get("/v1/decisions", params={"organisation": "RJH", "from": "2021-01-01",
+                                                  "to": "2021-12-31"}).json()
+    page = client.get("/decisions", params={"organisation": "RJH", "from": "2021-01-01",
+                                            "to": "2021-12-31"})
+    assert f"Visar {len(region['items'])} av {region['total']} beslut." in page.text
+    assert page.text.count('<tr data-decision="') == len(region["items"])
+    for d in region["items"]:
+        assert f'data-decision="{d["ref"]}"' in page.text
+    assert '<option value="RJH" selected>' in page.text
+
+
+def test_the_register_pages_through_every_decision(client: TestClient) -> None:
+    total = client.get("/v1/decisions").json()["total"]
+    seen: list[str] = []
+    offset = 0
+    while True:
+        page = client.get("/decisions", params={"offset": offset}).text
+        seen += [part.split('"', 1)[0] for part in page.split('<tr data-decision="')[1:]]
+        if 'rel="next"' not in page:
+            break
+        offset += 50
+    assert len(seen) == total and len(set(seen)) == total
