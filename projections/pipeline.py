@@ -30,6 +30,7 @@ from projections.failures import Failure, describe
 from projections.matter_timeline import MatterTimelineModel
 from projections.organisations import OrganisationsModel
 from projections.readmodel import FoldedReadModel, ReadModel
+from projections.search import SearchModel
 
 TRACKING_TABLE = "rm_tracking"
 #: Suffix of the tables a rebuild fills before they are swapped in.
@@ -43,12 +44,13 @@ DECISIONS = DecisionRegisterModel()
 MATTERS = MatterTimelineModel()
 ASSIGNMENTS = AssignmentsModel()
 ORGANISATIONS = OrganisationsModel()
+SEARCH = SearchModel()
 
 FOLDED: tuple[FoldedReadModel[Any], ...] = (
     AGREEMENTS, ADOPTION, CONSULTATIONS, DECISIONS, MATTERS, ASSIGNMENTS, ORGANISATIONS,
 )
 #: The audit trail comes first: the others fold the facts it files.
-READ_MODELS: tuple[ReadModel, ...] = (AUDIT, *FOLDED)
+READ_MODELS: tuple[ReadModel, ...] = (AUDIT, *FOLDED, SEARCH)
 #: Aggregates whose entries no read model keeps (bookkeeping, not registrars' acts).
 UNTRACKED_KINDS = frozenset({"idempotency-key"})
 

@@ -47,6 +47,7 @@ from projections.pipeline import (
     ensure_tables,
     tracked,
 )
+from projections.search import SearchHit, search
 
 T = TypeVar("T")
 FACTS = fact_tables()
@@ -356,6 +357,16 @@ class ReadModels:
         with self.database.transaction(write=False) as tx:
             states = ORGANISATIONS.select(tx, FACTS, known, where, params)
         return sorted(_views(states, organisation_view, day), key=lambda o: o.name.casefold())
+
+    def search(
+        self, query: str, *, as_of: date | None = None, known_at: datetime | None = None,
+        limit: int = 50,
+    ) -> list[SearchHit]:
+        """Entities and documents whose words match every word of ``query`` (Swedish
+        stems), best first, as of the date and as known at the moment asked about."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            return search(tx, query, day, known, limit)
 
     # 7. Audit trail ---------------------------------------------------------------------------
 
