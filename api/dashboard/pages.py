@@ -44,6 +44,7 @@ from projections.consultations import ConsultationResponse, ConsultationStatus
 from projections.matter_timeline import TimelineEntry
 from projections.queries import ReadModels
 from projections.runner import RunnerFailed
+from projections.search import MAX_QUERY
 
 log = structlog.get_logger("samsyn.dashboard")
 W = TypeVar("W", date, datetime)
@@ -364,3 +365,17 @@ def decision_register(
                for o in models.organisations(as_of=page.as_of, known_at=page.known_at)]
     return render(request, page, "decisions.html", decisions=found, total=total,
                   offset=offset, limit=REGISTER_PAGE, filters=filters, organisations=choices)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, q: str = "", as_of: str | None = None,
+                known_at: str | None = None, lang: str | None = None) -> Response:
+    """Search the titles, decision points and justifications, as of the page's date."""
+    page = read_page(request, as_of, known_at, lang)
+    if page.error:
+        return render(request, page, "search.html", status=400, query=q, hits=[])
+    page = caught_up(request, page, None)
+    models: ReadModels = request.app.state.read_models
+    query = q.strip()[:MAX_QUERY]
+    hits = models.search(query, as_of=page.as_of, known_at=page.known_at) if query else []
+    return render(request, page, "search.html", query=query, hits=hits)

@@ -26,6 +26,7 @@ from projections.decision_register import DecisionEntry
 from projections.matter_timeline import MatterTimeline
 from projections.organisations import OrganisationView
 from projections.queries import ReadModels
+from projections.search import MAX_QUERY, SearchHit
 
 router = APIRouter(prefix="/v1", tags=["dashboard"])
 T = TypeVar("T")
@@ -131,6 +132,7 @@ ASSIGNMENT = dumper(AssignmentStatus)
 AUDIT_TRAIL = dumper(list[AuditEntry])
 ORGANISATIONS = dumper(PageOf[OrganisationView])
 ORGANISATION = dumper(OrganisationView)
+SEARCH = dumper(list[SearchHit])
 
 
 def page(items: list[T], offset: int, limit: int) -> PageOf[T]:
@@ -165,6 +167,21 @@ async def organisation(request: Request, account: CurrentAccount, models: Models
     who held its roles on the date asked about."""
     return await answer(request, account, ORGANISATION, lambda: models.organisation(
         ref, as_of=at.as_of, known_at=at.known_at))
+
+
+@router.get("/search", response_model=list[SearchHit],
+            summary="Full-text search over titles, decision points and justifications")
+async def search(request: Request, account: CurrentAccount, models: Models, at: At,
+                 q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY,
+                                         description="Words to find, every one required; "
+                                         "Swedish inflections match (avtalen finds avtal).")],
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+    """Acts and registered documents whose titles, decision points, justifications,
+    subjects or summaries hold every word of `q` (Swedish stems), best first. As of a
+    date, what speaks of a later day is left out; as known at a moment, what was recorded
+    later. Voided entries are never found."""
+    return await answer(request, account, SEARCH, lambda: models.search(
+        q, as_of=at.as_of, known_at=at.known_at, limit=limit))
 
 
 @router.get("/agreements", response_model=Page[AgreementStatus],

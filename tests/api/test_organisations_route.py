@@ -26,3 +26,14 @@ def test_an_unknown_organisation_or_a_date_before_it_is_a_404(service: Service) 
     assert service.client.get("/v1/organisations/Nowhere").status_code == 404
     early = service.client.get("/v1/organisations/Alfa", params={"as_of": "1900-01-01"})
     assert early.status_code == 404
+
+
+def test_search_finds_what_registrars_wrote_and_refuses_an_empty_query(
+    service: Service,
+) -> None:
+    _caught_up(service)
+    assert service.client.get("/v1/search", params={"q": ""}).status_code == 422
+    assert service.client.get("/v1/search", params={"q": "x" * 201}).status_code == 422
+    hits = service.client.get("/v1/search", params={"q": "care agreement"}).json()
+    assert [(h["kind"], h["title"]) for h in hits] == [("agreement", "Home care agreement")]
+    assert set(hits[0]) == {"kind", "ref", "title", "on", "matter", "snippet"}

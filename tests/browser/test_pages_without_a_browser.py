@@ -161,3 +161,12 @@ def test_the_register_pages_through_every_decision(client: TestClient) -> None:
             break
         offset += 50
     assert len(seen) == total and len(set(seen)) == total
+
+
+def test_the_search_page_finds_a_decision_by_an_inflected_word(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "statsbidragets"})
+    assert page.status_code == 200
+    hits = client.get("/v1/search", params={"q": "statsbidragets"}).json()
+    assert hits and all(f'data-ref="{h["ref"]}"' in page.text for h in hits)
+    assert f"{len(hits)} träffar för ”statsbidragets”." in page.text
+    assert 'role="search"' in page.text and client.get("/search").status_code == 200
