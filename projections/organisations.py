@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from projections.derivations import Correction, corrections_of, entity_state
+from projections.derivations import Correction, Registered, corrections_of, entity_state
 from projections.events import (
     ORGANISATION_BODY_ESTABLISHED,
     ORGANISATION_REGISTERED,
     ORGANISATION_ROLE_ASSIGNED,
     ORGANISATION_ROLE_ENDED,
 )
-from projections.facts import JSON, Loader, parse_date
+from projections.facts import Loader, parse_date
 from projections.readmodel import FoldedReadModel
 
 
@@ -59,7 +59,31 @@ class OrganisationView:
     corrections: tuple[Correction, ...]
 
 
-class OrganisationsModel(FoldedReadModel):
+class BodyFact(TypedDict):
+    code: str
+    name: str
+    kind: str
+
+
+class RoleFact(TypedDict):
+    person: str
+    role: str
+    body: str | None
+    valid_from: str
+    valid_until: str | None
+
+
+class FoldedOrganisation(Registered):
+    """An organisation's folded state: what :func:`organisation_view` reads (dates ISO)."""
+
+    name: str
+    organisation_kind: str
+    registered_on: str
+    bodies: list[BodyFact]
+    roles: list[RoleFact]
+
+
+class OrganisationsModel(FoldedReadModel[FoldedOrganisation]):
     """Organisations with their bodies and roles."""
 
     name = "organisations"
@@ -67,13 +91,14 @@ class OrganisationsModel(FoldedReadModel):
     root_events = frozenset({ORGANISATION_REGISTERED})
     columns = (("kind", "text"),)
 
-    def fold(self, entity: str, loader: Loader) -> JSON | None:
+    def fold(self, entity: str, loader: Loader) -> FoldedOrganisation | None:
         facts = loader.get(entity)
-        state = entity_state(facts, entity, ORGANISATION_REGISTERED)
+        state = cast(FoldedOrganisation | None,
+                     entity_state(facts, entity, ORGANISATION_REGISTERED))
         if state is None:
             return None
-        bodies: dict[str, JSON] = {}
-        roles: list[JSON] = []
+        bodies: dict[str, BodyFact] = {}
+        roles: list[RoleFact] = []
         for fact in facts:
             data = fact.data
             if fact.event_type == ORGANISATION_BODY_ESTABLISHED:
@@ -89,11 +114,11 @@ class OrganisationsModel(FoldedReadModel):
         state["roles"] = roles
         return state
 
-    def column_values(self, state: JSON) -> tuple[Any, ...]:
+    def column_values(self, state: FoldedOrganisation) -> tuple[Any, ...]:
         return (state["organisation_kind"],)
 
 
-def _end_role(roles: list[JSON], data: Mapping[str, Any]) -> None:
+def _end_role(roles: list[RoleFact], data: Mapping[str, Any]) -> None:
     """The latest open holding of that role by that person ends on ``valid_until``."""
     for held in reversed(roles):
         if (held["valid_until"] is None and held["person"].casefold() == data["person"].casefold()
@@ -102,7 +127,7 @@ def _end_role(roles: list[JSON], data: Mapping[str, Any]) -> None:
             return
 
 
-def organisation_view(state: Mapping[str, Any], as_of: date) -> OrganisationView | None:
+def organisation_view(state: FoldedOrganisation, as_of: date) -> OrganisationView | None:
     """The organisation on ``as_of`` (None if voided or registered later)."""
     registered_on = parse_date(state["registered_on"])
     assert registered_on is not None
