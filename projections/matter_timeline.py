@@ -378,3 +378,26 @@ def matter_timeline(
         ),
         corrections=corrections_of(state),
     )
+
+
+@dataclass(frozen=True)
+class MatterSummary:
+    """One matter in a list: its title, when it was opened, its case numbers."""
+
+    ref: str
+    title: str
+    opened_on: date
+    as_of: date
+    case_numbers: tuple[CaseNumber, ...]
+
+
+def matter_summary(state: FoldedMatter, as_of: date) -> MatterSummary | None:
+    """The matter in a list on ``as_of`` (None if voided or opened later)."""
+    opened_on = parse_date(state["opened_on"])
+    assert opened_on is not None
+    if state["voided"] or opened_on > as_of:
+        return None
+    return MatterSummary(
+        ref=state["ref"], title=state["title"], opened_on=opened_on, as_of=as_of,
+        case_numbers=tuple(CaseNumber(c["organisation"], c["dnr"]) for c in state["case_numbers"]),
+    )

@@ -28,9 +28,11 @@ from projections.derivations import same
 from projections.facts import S, fact_tables, key, to_micros
 from projections.failures import Failure
 from projections.matter_timeline import (
+    MatterSummary,
     MatterTimeline,
     entry_positions,
     find_matter,
+    matter_summary,
     matter_timeline,
 )
 from projections.organisations import OrganisationView, organisation_view
@@ -300,6 +302,20 @@ class ReadModels:
             state = MATTERS.timeline(tx, header, FACTS, known) if header else None
             data = AUDIT.data(tx, entry_positions(state)) if state else {}
         return matter_timeline(state, day, data) if state else None
+
+    def matters(
+        self, *, organisation: str | None = None, as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> list[MatterSummary]:
+        """Every matter opened by the date asked about (with a case number of
+        ``organisation``), most recently opened first."""
+        day, known = self._when(as_of, known_at)
+        with self.database.transaction(write=False) as tx:
+            states = MATTERS.select(tx, FACTS, known)
+        found = [m for m in _views(states, matter_summary, day)
+                 if organisation is None
+                 or any(same(c.organisation, organisation) for c in m.case_numbers)]
+        return sorted(found, key=lambda m: (m.opened_on, m.title.casefold()), reverse=True)
 
     # 6. Assignments and deadlines -------------------------------------------------------------
 

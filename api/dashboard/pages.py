@@ -379,3 +379,16 @@ def search_page(request: Request, q: str = "", as_of: str | None = None,
     query = q.strip()[:MAX_QUERY]
     hits = models.search(query, as_of=page.as_of, known_at=page.known_at) if query else []
     return render(request, page, "search.html", query=query, hits=hits)
+
+
+@router.get("/matters", response_class=HTMLResponse)
+def matter_list(request: Request, as_of: str | None = None, known_at: str | None = None,
+                lang: str | None = None, after: After = None) -> Response:
+    """Every matter, most recently opened first, each leading to its whole timeline."""
+    page = read_page(request, as_of, known_at, lang)
+    if page.error:
+        return render(request, page, "matters.html", status=400, matters=[])
+    page = caught_up(request, page, after)
+    models: ReadModels = request.app.state.read_models
+    return render(request, page, "matters.html",
+                  matters=models.matters(as_of=page.as_of, known_at=page.known_at))

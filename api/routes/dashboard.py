@@ -23,7 +23,7 @@ from projections.assignments import AssignmentState, AssignmentStatus
 from projections.audit_trail import AuditEntry
 from projections.consultations import ConsultationStatus, RoundState
 from projections.decision_register import DecisionEntry
-from projections.matter_timeline import MatterTimeline
+from projections.matter_timeline import MatterSummary, MatterTimeline
 from projections.organisations import OrganisationView
 from projections.queries import ReadModels
 from projections.search import MAX_QUERY, SearchHit
@@ -133,6 +133,7 @@ AUDIT_TRAIL = dumper(list[AuditEntry])
 ORGANISATIONS = dumper(PageOf[OrganisationView])
 ORGANISATION = dumper(OrganisationView)
 SEARCH = dumper(list[SearchHit])
+MATTER_LIST = dumper(PageOf[MatterSummary])
 
 
 def page(items: list[T], offset: int, limit: int) -> PageOf[T]:
@@ -289,6 +290,18 @@ async def decision(request: Request, account: CurrentAccount,
     or met, verification of its paragraph, posting and appeals."""
     return await answer(request, account, DECISION, lambda: models.decision(
         ref, as_of=at.as_of, known_at=at.known_at))
+
+
+@router.get("/matters", response_model=Page[MatterSummary],
+            summary="The matters: titles, case numbers, when opened")
+async def list_matters(request: Request, account: CurrentAccount, models: Models, at: At,
+                       organisation: str | None = None, offset: Offset = 0,
+                       limit: Limit = 100) -> Any:
+    """Every matter opened by the date asked about, most recently opened first, with its
+    case numbers (filter by an `organisation` that registered it). Follow a case number
+    to `/v1/matters/{ORGANISATION:DNR}/timeline` for everything about it."""
+    return await answer(request, account, MATTER_LIST, lambda: page(models.matters(
+        organisation=organisation, as_of=at.as_of, known_at=at.known_at), offset, limit))
 
 
 @router.get("/matters/{case_number:path}/timeline", response_model=MatterTimeline,

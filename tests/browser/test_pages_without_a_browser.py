@@ -170,3 +170,15 @@ def test_the_search_page_finds_a_decision_by_an_inflected_word(client: TestClien
     assert hits and all(f'data-ref="{h["ref"]}"' in page.text for h in hits)
     assert f"{len(hits)} träffar för ”statsbidragets”." in page.text
     assert 'role="search"' in page.text and client.get("/search").status_code == 200
+
+
+def test_the_matters_page_lists_every_matter_leading_to_its_timeline(client: TestClient) -> None:
+    matters = client.get("/v1/matters").json()["items"]
+    page = client.get("/matters")
+    assert page.status_code == 200 and matters
+    for m in matters:
+        first = m["case_numbers"][0]
+        assert f'data-matter="{first["organisation"]}:{first["dnr"]}"' in page.text
+    opened = [m["opened_on"] for m in matters]
+    assert opened == sorted(opened, reverse=True)
+    assert "data-matter=" not in client.get("/matters", params={"as_of": "1900-01-01"}).text
