@@ -268,6 +268,10 @@ VIEWS = [
     ("matter", f"/matters/{MATTER}", None),
     ("decision", "/decisions/RJH/RS/2021-03-25 §58", None),
     ("english", "/?lang=en", None),
+    ("organisations", "/organisations", None),
+    ("register", "/decisions", None),
+    ("matters", "/matters", None),
+    ("search", "/search?q=hemsjukvårdsavtalet", None),
 ]
 
 
