@@ -115,6 +115,7 @@ def create_app(
             runner.start()
         app.state.runner = runner
         integrity_log = IntegrityLog(settings, schema=schema, ledger=app.state.ledger)
+        integrity_log.guard(app.state.ledger)
         sealer = None
         if settings.seal_in_process:
             sealer = Sealer(integrity_log, app.state.ledger,
@@ -185,6 +186,9 @@ def create_app(
             failing = read_models.failures()
         except PersistenceError as e:
             raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
+        regressed = request.app.state.integrity.regressed
+        if regressed is not None:
+            raise HTTPException(503, f"the ledger's history moved backwards: {regressed}")
         if failing:
             return problems.problem(
                 503, ReadModelFailed.kind, ReadModelFailed.title,

@@ -231,6 +231,8 @@ def verify(
         f"{checkpoint.tree_size}, root {report.root_hash.hex()}, signed "
         f"{checkpoint.timestamp:%Y-%m-%dT%H:%M:%SZ} by {report.public_key}"
         + (f"; the trusted checkpoint is {report.trusted_relation}" if trusted else "")
+        + "".join(f"; key rotated after size {r.tree_size} from {r.old.vkey} to {r.new.vkey}"
+                  for r in report.rotations)
     )
     if not report.key_pinned:
         print(
@@ -332,6 +334,44 @@ def public_key(
     return 0
 
 
+def key_rotate(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn key rotate``: hand the log's signing over to a new key, recorded in the log.
+
+    Seals and signs what is stored with the old key, makes a new key beside it, records the
+    statement signed by both, then puts the new key in place of the old file (kept as
+    ``<key file>.retired-<key id>``). Services and sealers still holding the old key stop
+    signing until restarted with the new file.
+    """
+    from ledger.integrity.errors import IntegrityError
+    from ledger.integrity.keys import generate_signing_key, save_signing_key
+
+    with _opened(settings, schema) as (ledger, integrity):
+        try:
+            integrity.seal_all(ledger)
+            integrity.issue_checkpoint()
+            old_id = integrity.vkey.split("+")[1]
+            path = integrity.key_path
+            staged = path.with_name(path.name + ".new")
+            new = generate_signing_key(integrity.origin)
+            save_signing_key(new, staged)
+            statement = integrity.rotate_key(new)
+        except (IntegrityError, OSError) as e:
+            _err(f"key rotation refused: {e}")
+            return 1
+        retired = path.with_name(f"{path.name}.retired-{old_id}")
+        os.link(path, retired)
+        os.replace(staged, path)
+    sys.stdout.write(statement)
+    print(
+        f"the log now signs with {new.vkey}; the old key is kept in {retired}. Restart every "
+        "service and sealer of this ledger with the new key file.",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # -- wiring -----------------------------------------------------------------------------------
 
 
@@ -365,6 +405,11 @@ def add_parsers(sub: Any) -> None:
                      help="check the configured store against its leaves and checkpoints")
 
     command("checkpoint", checkpoint, help="seal what is stored and sign a checkpoint now")
+    key = sub.add_parser("key", help="the log's signing key")
+    key_actions = key.add_subparsers(dest="action", required=True)
+    rotate = key_actions.add_parser(
+        "rotate", help="hand signing over to a new key; the old key signs the hand-over")
+    rotate.set_defaults(func=key_rotate)
     command("public-key", public_key, help="print the log's public key, for auditors to pin")
 
     prf = command("proof", proof, help="print an inclusion or consistency proof as JSON")

@@ -122,6 +122,9 @@ class Ledger(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.write_guard: Callable[[], None] | None = None
+        """Called before every append; raises to refuse writing (the integrity log sets it:
+        ``IntegrityLog.guard``, when the ledger's history moved backwards)."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -179,6 +182,8 @@ class Ledger(Application[UUID]):
         labels: list[str] | None,
         progress: Callable[[int], None] | None,
     ) -> list[Receipt]:
+        if self.write_guard is not None:
+            self.write_guard()
         key_ref = f"{recorded_by}:{idempotency_key}" if idempotency_key else None
         digest = commands_hash(commands) if key_ref else ""
         kind = commands[0].type if len(commands) == 1 else "Import"

@@ -5,7 +5,7 @@ removed or reordered without trusting the server that keeps it (docs/integrity.m
 
 * ``canonical`` — the exact bytes each ledger entry contributes as a leaf;
 * ``merkle`` — RFC 9162 tree hashing, inclusion and consistency proofs, the accumulator;
-* ``checkpoint`` — Ed25519-signed C2SP checkpoints and note keys;
+* ``checkpoint`` — C2SP checkpoints in signed notes, verifier keys (``keys``: signing keys);
 * ``verify`` — the export format, its writer and the offline verifier;
 * ``errors`` — everything this package raises, under ``IntegrityError``.
 """
@@ -13,15 +13,13 @@ removed or reordered without trusting the server that keeps it (docs/integrity.m
 from .canonical import LedgerEntry
 from .checkpoint import (
     Checkpoint,
-    SigningKey,
     VerifierKey,
-    generate_signing_key,
-    load_or_create_signing_key,
     parse_and_verify_checkpoint,
     parse_vkey,
     sign_checkpoint,
 )
 from .errors import ExportVerificationError, Finding, FindingKind, IntegrityError
+from .keys import SigningKey, generate_signing_key, load_or_create_signing_key
 from .merkle import (
     MerkleAccumulator,
     consistency_proof,
