@@ -372,6 +372,14 @@ def key_rotate(
     return 0
 
 
+def verifier(args: argparse.Namespace, **_: Any) -> int:
+    """``samsyn verifier > verify_samsyn.py``: the standalone verifier, one file, stdlib only."""
+    from ledger.integrity.standalone import bundle
+
+    sys.stdout.write(bundle())
+    return 0
+
+
 # -- wiring -----------------------------------------------------------------------------------
 
 
@@ -405,6 +413,8 @@ def add_parsers(sub: Any) -> None:
                      help="check the configured store against its leaves and checkpoints")
 
     command("checkpoint", checkpoint, help="seal what is stored and sign a checkpoint now")
+    command("verifier", verifier,
+            help="print the standalone verifier (one Python file, standard library only)")
     key = sub.add_parser("key", help="the log's signing key")
     key_actions = key.add_subparsers(dest="action", required=True)
     rotate = key_actions.add_parser(
