@@ -27,6 +27,7 @@ from ledger.group_commit import GroupCommitter
 from ledger.importing import load_demo
 from ledger.integrity.log import IntegrityLog
 from ledger.integrity.sealer import Sealer
+from ledger.integrity.witnessing import Witnessing
 from ledger.logs import configure_logging
 from ledger.settings import Settings, get_settings
 from ledger.storage import persistence_env
@@ -119,7 +120,8 @@ def create_app(
         sealer = None
         if settings.seal_in_process:
             sealer = Sealer(integrity_log, app.state.ledger,
-                            checkpoint_every=settings.checkpoint_interval)
+                            checkpoint_every=settings.checkpoint_interval,
+                            witnessing=Witnessing.from_settings(integrity_log, settings))
             sealer.start()
         app.state.integrity = integrity_log
         app.state.sealer = sealer

@@ -21,6 +21,7 @@ from api.problems import problem
 from api.routes import MAX_POSITION
 from ledger.application import Ledger
 from ledger.integrity.checkpoint import parse_vkey
+from ledger.integrity.cosignature import Policy
 from ledger.integrity.errors import IntegrityError, TreeError
 from ledger.integrity.log import (
     ExportRangeError,
@@ -31,6 +32,7 @@ from ledger.integrity.log import (
     StoredCheckpoint,
 )
 from ledger.integrity.sealer import Sealer
+from ledger.integrity.witnessing import WitnessEndpoint, attestation
 
 router = APIRouter(prefix="/v1/integrity", tags=["auditor"])
 
@@ -102,6 +104,27 @@ class ConsistencyProof(BaseModel):
     second_checkpoint: str | None
 
 
+class WitnessesOut(BaseModel):
+    witnesses: list[str] = Field(description="Names of the witnesses the log asks.")
+    keys: list[str] = Field(description="Their cosignature/v1 verifier keys, in that order.")
+    quorum: int = Field(description="Cosignatures a checkpoint needs to count as attested.")
+    latest_tree_size: int | None
+    latest_cosigned_by: list[str]
+    attested_tree_size: int | None = Field(
+        description="The latest checkpoint cosigned by at least `quorum` witnesses.")
+    attested_by: list[str]
+
+
+def policy_of(request: Request) -> Policy | None:
+    """The witness policy of the service's settings (None when no witness is configured)."""
+    witnesses = request.app.state.settings.witnesses
+    if not witnesses:
+        return None
+    endpoints = [WitnessEndpoint.parse(w) for w in witnesses]
+    return Policy(tuple(e.key for e in endpoints),
+                  request.app.state.settings.witness_quorum or len(endpoints))
+
+
 def _checkpoint_out(checkpoint: StoredCheckpoint) -> CheckpointOut:
     return CheckpointOut(
         tree_size=checkpoint.tree_size,
@@ -133,6 +156,19 @@ def _seal_now(request: Request, integrity: IntegrityLog) -> None:
 
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {404: {}, 422: {}}
+
+
+@router.get("/witnesses", response_model=WitnessesOut,
+            summary="The witnesses, the policy, and how far they attest the log")
+def witnesses(request: Request, account: CurrentAccount) -> WitnessesOut:
+    policy = policy_of(request) or Policy((), 0)
+    found = attestation(_log(request), policy)
+    return WitnessesOut(
+        witnesses=list(found.witnesses), keys=[w.vkey for w in policy.witnesses],
+        quorum=found.quorum, latest_tree_size=found.latest_tree_size,
+        latest_cosigned_by=list(found.latest_cosigned_by),
+        attested_tree_size=found.attested_tree_size, attested_by=list(found.attested_by),
+    )
 
 
 @router.get("/public-key", response_model=PublicKey, summary="The log's public key, to pin")

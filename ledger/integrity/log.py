@@ -961,6 +961,24 @@ class IntegrityLog:
                 )
             return str(kept[0][0])
 
+    def add_cosignatures(self, tree_size: int, lines: Sequence[str]) -> str:
+        """Add witness cosignature lines to the kept checkpoint of ``tree_size``; answer
+        its note. The caller checked each line (``witnessing``); a line already there is
+        not added twice. The signed text does not change, so every earlier copy of the
+        note still verifies."""
+        with self._store.transaction(write=True) as tx:
+            rows = tx.query(f"SELECT note FROM {self._store.checkpoints} WHERE tree_size = ?",
+                            (tree_size,))
+            if not rows:
+                raise NotSealed(f"no checkpoint of size {tree_size} is kept")
+            note = str(rows[0][0])
+            added = "".join(line for line in lines if line not in note)
+            if added:
+                note += added
+                tx.execute(f"UPDATE {self._store.checkpoints} SET note = ? WHERE tree_size = ?",
+                           (note, tree_size))
+        return note
+
     def checkpoints(
         self, after_size: int | None = None, limit: int | None = None
     ) -> list[StoredCheckpoint]:
@@ -976,6 +994,16 @@ class IntegrityLog:
             params.append(limit)
         with self._store.transaction(write=False) as tx:
             return [_stored_checkpoint(row) for row in tx.query(sql, params)]
+
+    def recent_checkpoints(self, limit: int) -> list[StoredCheckpoint]:
+        """The ``limit`` kept checkpoints of the largest tree sizes, largest first."""
+        with self._store.transaction(write=False) as tx:
+            rows = tx.query(
+                f"SELECT tree_size, root_hash, note, issued_at FROM {self._store.checkpoints} "
+                "ORDER BY tree_size DESC LIMIT ?",
+                (limit,),
+            )
+        return [_stored_checkpoint(row) for row in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The checkpoint of the largest tree size, or None before the first."""
