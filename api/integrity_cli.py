@@ -336,6 +336,7 @@ def proof(
                     "root_hash": receipt.root_hash.hex(),
                     "proof": [h.hex() for h in receipt.proof],
                     "checkpoint": receipt.checkpoint,
+                    "leaf": integrity.leaf_data(args.position).decode("ascii"),
                 }
             else:
                 hashes = integrity.consistency_proof(args.first, args.second)

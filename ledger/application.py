@@ -10,13 +10,14 @@ from datetime import date, datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
-from eventsourcing.application import Application, project_aggregate
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.persistence import (
     InterfaceError,
     JSONTranscoder,
     Notification,
     OperationalError,
     RecordConflictError,
+    Recording,
     Transcoding,
 )
 from eventsourcing.utils import get_topic
@@ -126,6 +127,12 @@ class Ledger(Application[UUID]):
         """Called before every append; raises to refuse writing (the integrity log sets it:
         ``IntegrityLog.guard``, when the ledger's history moved backwards)."""
 
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Every append passes here (commands, group commits, imports): ask the guard."""
+        if self.write_guard is not None:
+            self.write_guard()
+        return super()._record(processing_event)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -182,8 +189,6 @@ class Ledger(Application[UUID]):
         labels: list[str] | None,
         progress: Callable[[int], None] | None,
     ) -> list[Receipt]:
-        if self.write_guard is not None:
-            self.write_guard()
         key_ref = f"{recorded_by}:{idempotency_key}" if idempotency_key else None
         digest = commands_hash(commands) if key_ref else ""
         kind = commands[0].type if len(commands) == 1 else "Import"

@@ -94,6 +94,13 @@ class InclusionProof(BaseModel):
     checkpoint: str | None = Field(description="The signed note of that tree size, if any.")
 
 
+class LeafProof(InclusionProof):
+    leaf: str = Field(
+        description="The entry's canonical leaf, exactly the bytes the log hashed (UTF-8 "
+        "JSON, ASCII only): SHA-256(0x00 || leaf) must equal leaf_hash, and the proof must "
+        "lead from it to the signed root.")
+
+
 class ConsistencyProof(BaseModel):
     first: int
     second: int
@@ -292,6 +299,34 @@ def inclusion_proof(
         return receipt_out(_log(request).receipt(position, tree_size))
     except IntegrityError as e:
         return _refuse(e)
+
+
+@router.get(
+    "/leaves/{position}",
+    response_model=LeafProof,
+    summary="An entry's exact leaf bytes with its inclusion proof in a signed tree",
+    responses=_REFUSALS,
+)
+def leaf(
+    request: Request,
+    account: Auditor,
+    position: Annotated[int, Path(ge=1, le=MAX_POSITION)],
+    tree_size: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_POSITION, description="Tree size (default: latest checkpoint)."),
+    ] = None,
+) -> Any:
+    """For auditors (the leaf carries who recorded the entry): hash ``leaf`` yourself,
+    check the proof against the checkpoint's root and the checkpoint against the pinned
+    key, e.g. with ``verify_samsyn.py inclusion``. A row changed since it was sealed shows
+    as a leaf that no longer hashes to ``leaf_hash``."""
+    integrity = _log(request)
+    try:
+        receipt = integrity.receipt(position, tree_size)
+        data = integrity.leaf_data(position, request.app.state.ledger)
+    except IntegrityError as e:
+        return _refuse(e)
+    return LeafProof(**receipt_out(receipt).model_dump(), leaf=data.decode("ascii"))
 
 
 @router.get(

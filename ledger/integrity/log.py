@@ -1039,6 +1039,17 @@ class IntegrityLog:
             raise NotSealed(f"the entry at position {position} is not sealed yet")
         raise NotSealed(f"no entry was stored at position {position}")
 
+    def leaf_data(self, position: int, ledger: Ledger | None = None) -> bytes:
+        """The canonical leaf bytes of the entry at ``position`` as stored now: what a reader
+        hashes (SHA-256 of 0x00 and these bytes) to check an inclusion proof from data,
+        not from the server's word. ``NotSealed`` if no entry is stored there."""
+        app = self._app(ledger)
+        rows = app.recorder.select_notifications(start=position, limit=1,
+                                                 inclusive_of_start=True)
+        if not rows or rows[0].id != position:
+            raise NotSealed(f"no entry is stored at position {position}")
+        return entry_of(app, rows[0]).leaf_data()
+
     def root_at(self, tree_size: int) -> bytes:
         """Root hash of the tree of the first ``tree_size`` sealed leaves."""
         return root_from_leaf_hashes(self._snapshot(tree_size), self._roots)
