@@ -504,6 +504,7 @@ class _Verifier:
         self.checkpoints = 0
         self.latest: Checkpoint | None = None
         self.rotations: list[KeyRotation] = []
+        self.unmet_pin: VerifierKey | None = None  # pinned, not yet met in the key chain
         self.trusted_problem: str | None = None
 
     # -- failing ----------------------------------------------------------------------------
@@ -689,11 +690,8 @@ class _Verifier:
             self.fail(FindingKind.MALFORMED, f"bad public_key: {exc}")
         if self.trusted_vkey is not None:
             pinned = parse_vkey(self.trusted_vkey)
-            if pinned != key:
-                self.fail(
-                    FindingKind.KEY_MISMATCH,
-                    f"export is signed by {key.vkey}, not the pinned key {pinned.vkey}",
-                )
+            if pinned != key:  # unless a rotation signed by the pinned key vouches for it
+                self.unmet_pin = pinned
         self.origin = obj["origin"]
         self.key = key
         self.read_trusted()
@@ -815,6 +813,8 @@ class _Verifier:
             )
         self.key = rotation.new
         self.rotations.append(rotation)
+        if self.unmet_pin == rotation.new:
+            self.unmet_pin = None
         if self.trusted is None and self.trusted_text is not None:
             self.read_trusted()
 
@@ -889,6 +889,13 @@ class _Verifier:
         count = self.count
         if self.key is None:
             self.fail(FindingKind.MALFORMED, "empty export", line=False)
+        if self.unmet_pin is not None:
+            self.fail(
+                FindingKind.KEY_MISMATCH,
+                f"export is signed by {self.key.vkey}, not the pinned key "
+                f"{self.unmet_pin.vkey} (nor handed over to it by a recorded rotation)",
+                line=False,
+            )
         if self.trusted_problem is not None:
             self.fail(
                 FindingKind.TRUSTED_MISMATCH,

@@ -105,6 +105,11 @@ def test_a_rotation_hands_over_to_the_new_key_and_the_verifier_follows_it(
     assert report.public_key == new.vkey
     assert [r.new.vkey for r in report.rotations] == [new.vkey]
     assert report.checkpoints == 2
+    # an auditor who pinned the new key: the old one is vouched for by the rotation it signed
+    assert verify_export([text], trusted_vkey=new.vkey).public_key == new.vkey
+    with pytest.raises(ExportVerificationError) as caught:
+        verify_export([text], trusted_vkey=generate_signing_key(ORIGIN).vkey)
+    assert caught.value.finding.kind is FindingKind.KEY_MISMATCH
     # the old key file no longer opens the log; the new one does
     with pytest.raises(KeyIdentityError):
         open_log(store, ledger, tmp_path)
