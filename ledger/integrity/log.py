@@ -9,7 +9,10 @@ Checkpoints (tree size, root hash, time) are signed with the log's Ed25519 key a
 Two tables live beside the ledger's (same SQLite file, same PostgreSQL schema)::
 
     samsyn_integrity_leaves       leaf_index PK, position UNIQUE, leaf_hash (32 bytes)
-    samsyn_integrity_checkpoints  tree_size PK, root_hash, note (the signed note), issued_at
+    samsyn_integrity_checkpoints  tree_size PK, root_hash, note (signed, with cosignatures)
+    samsyn_integrity_keys         after_size PK, vkey, statement (the keys it signs with)
+    samsyn_integrity_appended     position PK, the row as appended (until sealed)
+    samsyn_integrity_guard        since: rows after it have append records
 
 Sealing appends one batch per transaction. The log keeps the leaf hashes in memory (32 bytes
 each) and its ``MerkleAccumulator``; on start it reloads them from the leaf table and checks
@@ -17,7 +20,14 @@ them against the latest signed checkpoint, and it refuses to seal or sign on top
 that no longer match a signed root. Several processes may seal one store: each batch is
 written under a lock and only if no one else sealed in between.
 
-The signing key is a file outside the database (``checkpoint.load_or_create_signing_key``):
+A trigger copies every appended row into ``samsyn_integrity_appended`` in the appending
+transaction, and the sealer seals a row only as appended (``guard_appends``). The log
+refuses to start with a key other than the one it signs with (a missing key file included)
+unless a rotation is recorded (``rotate_key``), and stops sealing, and the ledger's writes
+through ``guard``, when the store no longer holds the last entry it sealed
+(``check_continuity``: an older backup restored).
+
+The signing key is a file outside the database (``keys.load_or_create_signing_key``):
 by default ``<SQLite file>.signing-key`` beside the ledger, or ``./samsyn-signing.key`` for
 PostgreSQL. The log's origin (the key's name) defaults to the existing key's name, or
 ``samsyn/<hostname>`` for a new key.
