@@ -510,8 +510,8 @@ def add_parsers(sub: Any) -> None:
                      help="a log key to witness (repeat for several)")
     wit.add_argument("--state", metavar="FILE",
                      help="SQLite file of what it cosigned (default: <key file>.state.sqlite3)")
-    wit.add_argument("--host", default="127.0.0.1")
-    wit.add_argument("--port", type=int, default=8700)
+    wit.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    wit.add_argument("--port", type=int, default=8700, help="port to listen on (8700)")
     wit.add_argument("--print-key", action="store_true",
                      help="print the witness's public key (for the log's settings) and exit")
     command("verifier", verifier,

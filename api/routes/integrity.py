@@ -168,6 +168,9 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {404: {}, 422: {}}
 @router.get("/witnesses", response_model=WitnessesOut,
             summary="The witnesses, the policy, and how far they attest the log")
 def witnesses(request: Request, account: CurrentAccount) -> WitnessesOut:
+    """The principals' witnesses the log asks to cosign each checkpoint (their names and
+    cosignature/v1 keys), how many must cosign (the quorum), who cosigned the latest
+    checkpoint, and the latest checkpoint cosigned by at least the quorum."""
     policy = policy_of(request) or Policy((), 0)
     found = attestation(_log(request), policy)
     return WitnessesOut(
