@@ -27,6 +27,7 @@ from ledger.group_commit import GroupCommitter
 from ledger.importing import load_demo
 from ledger.integrity.log import IntegrityLog
 from ledger.integrity.sealer import Sealer
+from ledger.integrity.witnessing import Witnessing
 from ledger.logs import configure_logging
 from ledger.settings import Settings, get_settings
 from ledger.storage import persistence_env
@@ -163,10 +164,12 @@ def create_app(
             runner.start()
         app.state.runner = runner
         integrity_log = IntegrityLog(settings, schema=schema, ledger=app.state.ledger)
+        integrity_log.guard(app.state.ledger)
         sealer = None
         if settings.seal_in_process:
             sealer = Sealer(integrity_log, app.state.ledger,
-                            checkpoint_every=settings.checkpoint_interval)
+                            checkpoint_every=settings.checkpoint_interval,
+                            witnessing=Witnessing.from_settings(integrity_log, settings))
             sealer.start()
         app.state.integrity = integrity_log
         app.state.sealer = sealer
@@ -235,6 +238,9 @@ def create_app(
             failing = read_models.failures()
         except PersistenceError as e:
             raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
+        regressed = request.app.state.integrity.regressed
+        if regressed is not None:
+            raise HTTPException(503, f"the ledger's history moved backwards: {regressed}")
         if failing:
             return problems.problem(
                 503, ReadModelFailed.kind, ReadModelFailed.title,

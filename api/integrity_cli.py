@@ -174,6 +174,30 @@ def _pinned_key(value: str | None) -> str | None:
     return text.strip() if text is not None else ""
 
 
+def _proof_and_policy(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(consistency proof hashes or None, witness policy or None); False for a bad one
+    (after saying why)."""
+    from ledger.integrity.cosignature import Policy
+    from ledger.integrity.errors import IntegrityError
+
+    proof: Any = None
+    policy: Any = None
+    if getattr(args, "consistency_proof", None):
+        text = _read_text(args.consistency_proof, "consistency proof")
+        try:
+            proof = [bytes.fromhex(h) for h in json.loads(text or "")["proof"]]
+        except (ValueError, KeyError, TypeError) as e:
+            _err(f"--consistency-proof: not the JSON of 'samsyn proof consistency' ({e})")
+            proof = False
+    if getattr(args, "witness", None):
+        try:
+            policy = Policy.parse(args.witness, args.quorum)
+        except IntegrityError as e:
+            _err(f"--witness/--quorum: {e}")
+            policy = False
+    return proof, policy
+
+
 def _named(finding: Finding) -> str:
     """The finding in one line, naming the first entry not proven when it names none."""
     text = finding.describe()
@@ -191,6 +215,7 @@ def verify(
     if not args.file:
         _err("verify needs an export FILE, or --live to check the running store")
         return 2
+    from ledger.integrity.cosignature import check_policy
     from ledger.integrity.errors import ExportVerificationError, KeyFormatError
     from ledger.integrity.verify import verify_export
 
@@ -206,6 +231,9 @@ def verify(
     key = _pinned_key(args.key)
     if key == "":
         return 2
+    proof, policy = _proof_and_policy(args)
+    if proof is False or policy is False:
+        return 2
     with _progress() as progress:
         task = progress.add_task("verifying", total=_estimate_entries(path))
 
@@ -217,7 +245,8 @@ def verify(
 
         try:
             report = verify_export(path, trusted_vkey=key, trusted_checkpoint=trusted,
-                                   progress=advance, workers=args.workers)
+                                   consistency_proof=proof or None, progress=advance,
+                                   workers=args.workers)
         except ExportVerificationError as e:
             _err(f"{path}: {_named(e.finding)}")
             return 1
@@ -231,7 +260,15 @@ def verify(
         f"{checkpoint.tree_size}, root {report.root_hash.hex()}, signed "
         f"{checkpoint.timestamp:%Y-%m-%dT%H:%M:%SZ} by {report.public_key}"
         + (f"; the trusted checkpoint is {report.trusted_relation}" if trusted else "")
+        + "".join(f"; key rotated after size {r.tree_size} from {r.old.vkey} to {r.new.vkey}"
+                  for r in report.rotations)
     )
+    if policy:
+        result = check_policy(checkpoint.text, policy)
+        if not result.met:
+            _err(f"{path}: the latest checkpoint {result.describe()}")
+            return 1
+        print(f"attested: the latest checkpoint is {result.describe()}")
     if not report.key_pinned:
         print(
             "warning: the key was not pinned (--key): the export is consistent with the key it "
@@ -299,6 +336,7 @@ def proof(
                     "root_hash": receipt.root_hash.hex(),
                     "proof": [h.hex() for h in receipt.proof],
                     "checkpoint": receipt.checkpoint,
+                    "leaf": integrity.leaf_data(args.position).decode("ascii"),
                 }
             else:
                 hashes = integrity.consistency_proof(args.first, args.second)
@@ -332,6 +370,97 @@ def public_key(
     return 0
 
 
+def key_rotate(
+    args: argparse.Namespace, *, settings: Settings | None = None, schema: str | None = None
+) -> int:
+    """``samsyn key rotate``: hand the log's signing over to a new key, recorded in the log.
+
+    Seals and signs what is stored with the old key, makes a new key beside it, records the
+    statement signed by both, then puts the new key in place of the old file (kept as
+    ``<key file>.retired-<key id>``). Services and sealers still holding the old key stop
+    signing until restarted with the new file.
+    """
+    from ledger.integrity.errors import IntegrityError
+    from ledger.integrity.keys import generate_signing_key, save_signing_key
+
+    with _opened(settings, schema) as (ledger, integrity):
+        try:
+            integrity.seal_all(ledger)
+            integrity.issue_checkpoint()
+            old_id = integrity.vkey.split("+")[1]
+            path = integrity.key_path
+            staged = path.with_name(path.name + ".new")
+            new = generate_signing_key(integrity.origin)
+            save_signing_key(new, staged)
+            statement = integrity.rotate_key(new)
+        except (IntegrityError, OSError) as e:
+            _err(f"key rotation refused: {e}")
+            return 1
+        retired = path.with_name(f"{path.name}.retired-{old_id}")
+        os.link(path, retired)
+        os.replace(staged, path)
+    sys.stdout.write(statement)
+    print(
+        f"the log now signs with {new.vkey}; the old key is kept in {retired}. Restart every "
+        "service and sealer of this ledger with the new key file.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def witness(args: argparse.Namespace, **_: Any) -> int:
+    """``samsyn witness``: a principal's witness, cosigning the log's checkpoints over HTTP
+    (C2SP tlog-witness) as long as the log only grows. Its key is made on first start."""
+    import threading
+
+    import structlog
+
+    from ledger.following import stop_on_signals
+    from ledger.integrity.errors import IntegrityError
+    from ledger.integrity.keys import load_or_create_signing_key, load_signing_key
+    from ledger.integrity.witness import Witness, WitnessServer, check_log_keys, witness_key_of
+
+    key_path = Path(args.key)
+    try:
+        name = args.name or (load_signing_key(key_path).name if key_path.exists() else None)
+        if not name:
+            _err("a new witness key needs --name (e.g. witness.berg.example/samsyn)")
+            return 2
+        key = load_or_create_signing_key(key_path, name)
+        if args.print_key:
+            print(witness_key_of(key).vkey)
+            return 0
+        check_log_keys(args.log)
+        state = args.state or f"{key_path}.state.sqlite3"
+        server = WitnessServer(Witness(key, args.log, state), args.host, args.port)
+    except (IntegrityError, OSError) as e:
+        _err(f"witness: {e}")
+        return 2
+    log = structlog.get_logger("samsyn.witness")
+    stop = threading.Event()
+    stop_on_signals(stop, log, "witness stopping")
+    thread = threading.Thread(target=server.serve_forever, name="samsyn-witness", daemon=True)
+    thread.start()
+    log.info("witness listening", url=server.url, key=server.witness.public.vkey,
+             logs=len(args.log), state=str(state))
+    print(f"witness {server.witness.public.vkey} listening on {server.url}", file=sys.stderr,
+          flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        server.witness.close()
+    return 0
+
+
+def verifier(args: argparse.Namespace, **_: Any) -> int:
+    """``samsyn verifier > verify_samsyn.py``: the standalone verifier, one file, stdlib only."""
+    from ledger.integrity.standalone import bundle
+
+    sys.stdout.write(bundle())
+    return 0
+
+
 # -- wiring -----------------------------------------------------------------------------------
 
 
@@ -359,12 +488,39 @@ def add_parsers(sub: Any) -> None:
                      help="a checkpoint kept from an earlier audit")
     ver.add_argument("--key", metavar="VKEY",
                      help="the log's public key to pin (the string, or a file holding it)")
+    ver.add_argument("--consistency-proof", metavar="JSON",
+                     help="'samsyn proof consistency' output proving the export a prefix of "
+                          "the trusted checkpoint")
+    ver.add_argument("--witness", action="append", default=[], metavar="WKEY",
+                     help="a witness key of the policy (repeat for each)")
+    ver.add_argument("--quorum", type=int, default=None, metavar="K",
+                     help="at least K of the witnesses must have cosigned (default: all)")
     ver.add_argument("--workers", type=int, default=None,
                      help="processes digesting the file (default: one per CPU for big files)")
     ver.add_argument("--live", action="store_true",
                      help="check the configured store against its leaves and checkpoints")
 
     command("checkpoint", checkpoint, help="seal what is stored and sign a checkpoint now")
+    wit = command("witness", witness,
+                  help="run a witness: cosign the log's checkpoints while it only grows")
+    wit.add_argument("--key", required=True, metavar="FILE",
+                     help="the witness's signing key file (made on first start)")
+    wit.add_argument("--name", help="the witness's name, for a new key")
+    wit.add_argument("--log", action="append", default=[], metavar="VKEY",
+                     help="a log key to witness (repeat for several)")
+    wit.add_argument("--state", metavar="FILE",
+                     help="SQLite file of what it cosigned (default: <key file>.state.sqlite3)")
+    wit.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    wit.add_argument("--port", type=int, default=8700, help="port to listen on (8700)")
+    wit.add_argument("--print-key", action="store_true",
+                     help="print the witness's public key (for the log's settings) and exit")
+    command("verifier", verifier,
+            help="print the standalone verifier (one Python file, standard library only)")
+    key = sub.add_parser("key", help="the log's signing key")
+    key_actions = key.add_subparsers(dest="action", required=True)
+    rotate = key_actions.add_parser(
+        "rotate", help="hand signing over to a new key; the old key signs the hand-over")
+    rotate.set_defaults(func=key_rotate)
     command("public-key", public_key, help="print the log's public key, for auditors to pin")
 
     prf = command("proof", proof, help="print an inclusion or consistency proof as JSON")

@@ -23,6 +23,7 @@ from ledger.errors import (
     StoreUnavailable,
     UnknownReference,
 )
+from ledger.integrity.errors import HistoryRegressed, KeyIdentityError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://samsyn.se/problems/"
@@ -36,6 +37,8 @@ STATUS: dict[type[SamsynError], int] = {
     IdempotencyKeyReused: 422,
     NotPermitted: 403,
     StoreUnavailable: 503,
+    HistoryRegressed: 503,
+    KeyIdentityError: 503,
 }
 
 log = structlog.get_logger("samsyn.api")

@@ -30,7 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ledger.integrity.canonical import LedgerEntry
-from ledger.integrity.checkpoint import generate_signing_key, sign_checkpoint
+from ledger.integrity.checkpoint import sign_checkpoint
+from ledger.integrity.keys import generate_signing_key
 from ledger.integrity.merkle import MerkleAccumulator
 from ledger.integrity.verify import default_workers, verify_export, write_export
 

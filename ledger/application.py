@@ -8,13 +8,14 @@ from datetime import date, datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
-from eventsourcing.application import Application, project_aggregate
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.persistence import (
     InterfaceError,
     JSONTranscoder,
     Notification,
     OperationalError,
     RecordConflictError,
+    Recording,
     Transcoding,
 )
 from eventsourcing.utils import get_topic
@@ -108,6 +109,15 @@ class Ledger(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.write_guard: Callable[[], None] | None = None
+        """Called before every append; raises to refuse writing (the integrity log sets it:
+        ``IntegrityLog.guard``, when the ledger's history moved backwards)."""
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Every append passes here (commands, group commits, imports): ask the guard."""
+        if self.write_guard is not None:
+            self.write_guard()
+        return super()._record(processing_event)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -95,6 +95,19 @@ class Settings(BaseSettings):
         default=60.0, gt=0,
         description="Seconds between signed checkpoints while the ledger grows.",
     )
+    witnesses: list[str] = Field(
+        default_factory=list,
+        description="Witnesses asked to cosign every checkpoint, each 'URL WITNESS_VKEY' "
+        "(in the environment: a JSON list of strings).",
+    )
+    witness_quorum: int | None = Field(
+        default=None, ge=0,
+        description="How many witnesses must cosign for a checkpoint to count as attested "
+        "(default: all of them).",
+    )
+    witness_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds to wait for one witness's answer."
+    )
 
     max_body_bytes: int = Field(
         default=MAX_BODY_BYTES, ge=1024,

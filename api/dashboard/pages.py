@@ -39,7 +39,9 @@ from api.dashboard.views import (
     matrix,
     summary,
 )
+from api.routes.integrity import policy_of
 from ledger import limits
+from ledger.integrity.witnessing import Attestation, attestation
 from projections.consultations import ConsultationResponse, ConsultationStatus
 from projections.matter_timeline import TimelineEntry
 from projections.queries import ReadModels
@@ -275,7 +277,17 @@ def home(request: Request, as_of: str | None = None, known_at: str | None = None
         consultations=[(c, latest_responses(c)) for c in consultations],
         assignments=[a for a in assignments if a.status != "done"],
         done=[a for a in assignments if a.status == "done"],
+        attestation=attested(request),
     )
+
+
+def attested(request: Request) -> Attestation | None:
+    """How far the principals' witnesses attest the log (None without witnesses)."""
+    policy = policy_of(request)
+    integrity = getattr(request.app.state, "integrity", None)
+    if policy is None or integrity is None:
+        return None
+    return attestation(integrity, policy)
 
 
 def by_year(entries: tuple[TimelineEntry, ...], opened_on: date) -> list[tuple[int, list[Any]]]:

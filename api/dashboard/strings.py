@@ -368,6 +368,8 @@ SV: Final[dict[str, str]] = {
     "footer.source": "Allt på sidan kommer från Samsyns liggare över beslut och händelser. "
                      "Uppgifter om vem som registrerat visas inte här.",
     "footer.api": "Samma uppgifter som data: API-dokumentationen",
+    "footer.attested": "Liggaren är attesterad av {signed} av {total} huvudmän (senast "
+                       "bestyrkta storlek: {size} poster).",
 }
 
 EN: Final[dict[str, str]] = {
@@ -698,6 +700,8 @@ EN: Final[dict[str, str]] = {
     "footer.source": "Everything on this page comes from Samsyn's ledger of decisions and "
                      "events. Who recorded what is not shown here.",
     "footer.api": "The same facts as data: the API documentation",
+    "footer.attested": "The ledger is attested by {signed} of {total} principals (latest "
+                       "attested size: {size} entries).",
 }
 
 TABLES: Final[dict[Language, dict[str, str]]] = {"sv": SV, "en": EN}

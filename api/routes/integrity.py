@@ -21,6 +21,7 @@ from api.problems import problem
 from api.routes import MAX_POSITION
 from ledger.application import Ledger
 from ledger.integrity.checkpoint import parse_vkey
+from ledger.integrity.cosignature import Policy
 from ledger.integrity.errors import IntegrityError, TreeError
 from ledger.integrity.log import (
     ExportRangeError,
@@ -31,6 +32,7 @@ from ledger.integrity.log import (
     StoredCheckpoint,
 )
 from ledger.integrity.sealer import Sealer
+from ledger.integrity.witnessing import WitnessEndpoint, attestation
 
 router = APIRouter(prefix="/v1/integrity", tags=["auditor"])
 
@@ -92,6 +94,13 @@ class InclusionProof(BaseModel):
     checkpoint: str | None = Field(description="The signed note of that tree size, if any.")
 
 
+class LeafProof(InclusionProof):
+    leaf: str = Field(
+        description="The entry's canonical leaf, exactly the bytes the log hashed (UTF-8 "
+        "JSON, ASCII only): SHA-256(0x00 || leaf) must equal leaf_hash, and the proof must "
+        "lead from it to the signed root.")
+
+
 class ConsistencyProof(BaseModel):
     first: int
     second: int
@@ -100,6 +109,27 @@ class ConsistencyProof(BaseModel):
     proof: list[str]
     first_checkpoint: str | None
     second_checkpoint: str | None
+
+
+class WitnessesOut(BaseModel):
+    witnesses: list[str] = Field(description="Names of the witnesses the log asks.")
+    keys: list[str] = Field(description="Their cosignature/v1 verifier keys, in that order.")
+    quorum: int = Field(description="Cosignatures a checkpoint needs to count as attested.")
+    latest_tree_size: int | None
+    latest_cosigned_by: list[str]
+    attested_tree_size: int | None = Field(
+        description="The latest checkpoint cosigned by at least `quorum` witnesses.")
+    attested_by: list[str]
+
+
+def policy_of(request: Request) -> Policy | None:
+    """The witness policy of the service's settings (None when no witness is configured)."""
+    witnesses = request.app.state.settings.witnesses
+    if not witnesses:
+        return None
+    endpoints = [WitnessEndpoint.parse(w) for w in witnesses]
+    return Policy(tuple(e.key for e in endpoints),
+                  request.app.state.settings.witness_quorum or len(endpoints))
 
 
 def _checkpoint_out(checkpoint: StoredCheckpoint) -> CheckpointOut:
@@ -133,6 +163,22 @@ def _seal_now(request: Request, integrity: IntegrityLog) -> None:
 
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {404: {}, 422: {}}
+
+
+@router.get("/witnesses", response_model=WitnessesOut,
+            summary="The witnesses, the policy, and how far they attest the log")
+def witnesses(request: Request, account: CurrentAccount) -> WitnessesOut:
+    """The principals' witnesses the log asks to cosign each checkpoint (their names and
+    cosignature/v1 keys), how many must cosign (the quorum), who cosigned the latest
+    checkpoint, and the latest checkpoint cosigned by at least the quorum."""
+    policy = policy_of(request) or Policy((), 0)
+    found = attestation(_log(request), policy)
+    return WitnessesOut(
+        witnesses=list(found.witnesses), keys=[w.vkey for w in policy.witnesses],
+        quorum=found.quorum, latest_tree_size=found.latest_tree_size,
+        latest_cosigned_by=list(found.latest_cosigned_by),
+        attested_tree_size=found.attested_tree_size, attested_by=list(found.attested_by),
+    )
 
 
 @router.get("/public-key", response_model=PublicKey, summary="The log's public key, to pin")
@@ -256,6 +302,34 @@ def inclusion_proof(
         return receipt_out(_log(request).receipt(position, tree_size))
     except IntegrityError as e:
         return _refuse(e)
+
+
+@router.get(
+    "/leaves/{position}",
+    response_model=LeafProof,
+    summary="An entry's exact leaf bytes with its inclusion proof in a signed tree",
+    responses=_REFUSALS,
+)
+def leaf(
+    request: Request,
+    account: Auditor,
+    position: Annotated[int, Path(ge=1, le=MAX_POSITION)],
+    tree_size: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_POSITION, description="Tree size (default: latest checkpoint)."),
+    ] = None,
+) -> Any:
+    """For auditors (the leaf carries who recorded the entry): hash ``leaf`` yourself,
+    check the proof against the checkpoint's root and the checkpoint against the pinned
+    key, e.g. with ``verify_samsyn.py inclusion``. A row changed since it was sealed shows
+    as a leaf that no longer hashes to ``leaf_hash``."""
+    integrity = _log(request)
+    try:
+        receipt = integrity.receipt(position, tree_size)
+        data = integrity.leaf_data(position, request.app.state.ledger)
+    except IntegrityError as e:
+        return _refuse(e)
+    return LeafProof(**receipt_out(receipt).model_dump(), leaf=data.decode("ascii"))
 
 
 @router.get(

@@ -26,18 +26,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
+from . import signature
 from .errors import CheckpointFormatError, CheckpointSignatureError, KeyFormatError
 from .merkle import HASH_SIZE
 
@@ -56,14 +51,13 @@ MAX_NOTE_SIZE = 1 << 20
 MAX_SIGNATURES = 100
 """Refuse notes with more signature lines than this (Go's limit); the spec asks for 16."""
 
-_PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _TREE_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def _check_key_name(name: str) -> None:
+def check_key_name(name: str) -> None:
     """Key names must be non-empty and contain neither Unicode spaces nor '+' (signed-note)."""
     if not name or "+" in name or any(c.isspace() for c in name) or _CONTROL.search(name):
         raise KeyFormatError(f"invalid key name {name!r}: must be non-empty, no spaces, no '+'")
@@ -74,7 +68,7 @@ def key_id(name: str, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
 
 
-def _strict_b64decode(text: str, what: str) -> bytes:
+def strict_b64decode(text: str, what: str) -> bytes:
     """Decode standard base64 and insist the text is the one canonical encoding of the result.
 
     Accepting alternative encodings of the same bytes would let two different-looking
@@ -97,7 +91,7 @@ class VerifierKey:
     public_key: bytes
 
     def __post_init__(self) -> None:
-        _check_key_name(self.name)
+        check_key_name(self.name)
         if len(self.public_key) != 32:
             raise KeyFormatError("an Ed25519 public key is 32 bytes")
 
@@ -112,13 +106,9 @@ class VerifierKey:
         encoded = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
-    def verify(self, message: bytes, signature: bytes) -> bool:
-        """True iff ``signature`` is this key's Ed25519 signature of ``message``."""
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+    def verify(self, message: bytes, sig: bytes) -> bool:
+        """True iff ``sig`` is this key's Ed25519 signature of ``message``."""
+        return signature.verify(self.public_key, message, sig)
 
 
 def parse_vkey(vkey: str) -> VerifierKey:
@@ -129,128 +119,12 @@ def parse_vkey(vkey: str) -> VerifierKey:
     name, hex_id, encoded = parts
     if not re.fullmatch(r"[0-9a-fA-F]{8}", hex_id):
         raise KeyFormatError(f"verifier key ID must be 8 hex digits, got {hex_id!r}")
-    raw = _strict_b64decode(encoded, "verifier key")
+    raw = strict_b64decode(encoded, "verifier key")
     if len(raw) != 33 or raw[0] != ALG_ED25519:
         raise KeyFormatError("verifier key must be 0x01 (Ed25519) followed by 32 bytes")
     key = VerifierKey(name, raw[1:])
     if key.key_id != bytes.fromhex(hex_id):
         raise KeyFormatError(f"verifier key ID {hex_id} does not match key {name!r}")
-    return key
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """A named Ed25519 private key that signs checkpoints. Keep it secret."""
-
-    name: str
-    private_key: Ed25519PrivateKey
-
-    def __post_init__(self) -> None:
-        _check_key_name(self.name)
-
-    @property
-    def verifier(self) -> VerifierKey:
-        """The public half, to publish and pin."""
-        public = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return VerifierKey(self.name, public)
-
-    @property
-    def vkey(self) -> str:
-        """The published verifier key string of this key."""
-        return self.verifier.vkey
-
-    def sign(self, message: bytes) -> bytes:
-        """Ed25519 signature of ``message`` (64 bytes)."""
-        return self.private_key.sign(message)
-
-    def to_skey(self) -> str:
-        """The signed-note private key string ``PRIVATE+KEY+<name>+<hex id>+<base64(0x01||seed)>``.
-
-        The same format Go's ``note.GenerateKey`` produces, so the key can move to other tools.
-        """
-        seed = self.private_key.private_bytes_raw()
-        encoded = base64.b64encode(bytes([ALG_ED25519]) + seed).decode()
-        return f"{_PRIVATE_KEY_PREFIX}{self.name}+{self.verifier.key_id.hex()}+{encoded}"
-
-    def __repr__(self) -> str:  # never print key material into logs
-        return f"SigningKey(name={self.name!r}, key_id={self.verifier.key_id.hex()})"
-
-
-def generate_signing_key(name: str) -> SigningKey:
-    """A fresh random Ed25519 key named ``name`` (a schema-less URL, e.g. the log's origin)."""
-    return SigningKey(name, Ed25519PrivateKey.generate())
-
-
-def parse_skey(skey: str) -> SigningKey:
-    """Parse a private key string written by ``SigningKey.to_skey`` (or Go's note package)."""
-    if not skey.startswith(_PRIVATE_KEY_PREFIX):
-        raise KeyFormatError("a private key string starts with PRIVATE+KEY+")
-    parts = skey[len(_PRIVATE_KEY_PREFIX) :].split("+", 2)
-    if len(parts) != 3:
-        raise KeyFormatError("a private key string is PRIVATE+KEY+<name>+<hex id>+<base64 key>")
-    name, hex_id, encoded = parts
-    if not re.fullmatch(r"[0-9a-fA-F]{8}", hex_id):
-        raise KeyFormatError(f"private key ID must be 8 hex digits, got {hex_id!r}")
-    raw = _strict_b64decode(encoded, "private key")
-    if len(raw) != 33 or raw[0] != ALG_ED25519:
-        raise KeyFormatError("private key must be 0x01 (Ed25519) followed by a 32-byte seed")
-    key = SigningKey(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
-    if key.verifier.key_id.hex() != hex_id.lower():
-        raise KeyFormatError(f"private key ID {hex_id} does not match key {name!r}")
-    return key
-
-
-def save_signing_key(key: SigningKey, path: str | os.PathLike[str]) -> None:
-    """Write ``key`` to a new file readable by its owner only (mode 0600); never overwrite.
-
-    The key is written to a private temporary file and hard-linked into place, so the file
-    either does not exist or is complete, and an existing key is never replaced by accident
-    (replacing the log's key silently would orphan every checkpoint signed with it).
-    """
-    target = Path(path)
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".samsyn-key-")  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(key.to_skey() + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, target)
-        except FileExistsError as exc:
-            raise KeyFormatError(f"refusing to overwrite existing key file {target}") from exc
-    finally:
-        os.unlink(tmp)
-
-
-def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
-    """Read a key saved by ``save_signing_key``; refuse it if others may read the file."""
-    target = Path(path)
-    if os.name == "posix" and target.stat().st_mode & 0o077:
-        raise KeyFormatError(
-            f"key file {target} is accessible to group or others; run: chmod 600 {target}"
-        )
-    text = target.read_text(encoding="ascii")
-    return parse_skey(text.removesuffix("\n"))
-
-
-def load_or_create_signing_key(path: str | os.PathLike[str], name: str) -> SigningKey:
-    """The key at ``path``, generated and saved (mode 0600) on first use.
-
-    Raises ``KeyFormatError`` if the existing key has another name: a changed name means a
-    changed configuration, and signing under a name auditors do not expect helps no one.
-    """
-    target = Path(path)
-    if not target.exists():
-        try:
-            save_signing_key(generate_signing_key(name), target)
-        except KeyFormatError:
-            if not target.exists():
-                raise
-            # another process created it first: use theirs
-    key = load_signing_key(target)
-    if key.name != name:
-        raise KeyFormatError(f"key file {target} holds key {key.name!r}, expected {name!r}")
     return key
 
 
@@ -301,8 +175,26 @@ def checkpoint_body(
     return "".join(line + "\n" for line in lines)
 
 
+class Signer(Protocol):
+    """What signs a note: a named key (``keys.SigningKey`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def verifier(self) -> VerifierKey: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+def sign_note(key: Signer, body: str) -> str:
+    """``body`` (lines ending in newlines) signed by ``key`` as a signed note."""
+    raw = key.verifier.key_id + key.sign(body.encode())
+    return f"{body}\n{SIGNATURE_PREFIX}{key.name} {base64.b64encode(raw).decode()}\n"
+
+
 def sign_checkpoint(
-    key: SigningKey,
+    key: Signer,
     origin: str,
     tree_size: int,
     root_hash: bytes,
@@ -317,11 +209,10 @@ def sign_checkpoint(
     """
     moment = timestamp if timestamp is not None else datetime.now(UTC)
     body = checkpoint_body(origin, tree_size, root_hash, moment, extensions)
-    signature = key.verifier.key_id + key.sign(body.encode())
-    return f"{body}\n{SIGNATURE_PREFIX}{key.name} {base64.b64encode(signature).decode()}\n"
+    return sign_note(key, body)
 
 
-def _split_note(text: str) -> tuple[str, list[tuple[str, bytes]]]:
+def split_note(text: str) -> tuple[str, list[tuple[str, bytes]]]:
     """Split a signed note into its text and its (key name, signature bytes) lines."""
     if len(text) > MAX_NOTE_SIZE:
         raise CheckpointFormatError("note is too large")
@@ -342,8 +233,8 @@ def _split_note(text: str) -> tuple[str, list[tuple[str, bytes]]]:
             raise CheckpointFormatError(f"malformed signature line {line!r}")
         name, sep, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
         try:
-            _check_key_name(name)
-            raw = _strict_b64decode(encoded, "signature")
+            check_key_name(name)
+            raw = strict_b64decode(encoded, "signature")
         except KeyFormatError as exc:
             raise CheckpointFormatError(f"malformed signature line {line!r}: {exc}") from exc
         if not sep or len(raw) < 5:
@@ -362,7 +253,7 @@ def _parse_body(body: str, text: str) -> Checkpoint:
     if not _TREE_SIZE.fullmatch(size_line) or int(size_line) >= 2**64:
         raise CheckpointFormatError(f"invalid tree size line {size_line!r}")
     try:
-        root_hash = _strict_b64decode(root_line, "root hash")
+        root_hash = strict_b64decode(root_line, "root hash")
     except KeyFormatError as exc:
         raise CheckpointFormatError(str(exc)) from exc
     if len(root_hash) != HASH_SIZE:
@@ -388,7 +279,7 @@ def parse_and_verify_checkpoint(text: str, vkey: str | VerifierKey) -> Checkpoin
     checkpoint after the signature has verified, as the signed-note spec requires.
     """
     key = parse_vkey(vkey) if isinstance(vkey, str) else vkey
-    body, signatures = _split_note(text)
+    body, signatures = split_note(text)
     message = body.encode()
     expected_id = key.key_id
     verified = False

@@ -91,6 +91,10 @@ class FindingKind(StrEnum):
     """The export does not end with a checkpoint covering every entry (e.g. it was cut)."""
     TRUSTED_MISMATCH = "trusted-mismatch"
     """The export is inconsistent with the checkpoint the auditor kept earlier."""
+    BAD_ROTATION = "bad-rotation"
+    """A key rotation statement is not signed by the log's key and the new key, or misplaced."""
+    BELOW_POLICY = "below-policy"
+    """The latest checkpoint carries fewer valid witness cosignatures than the policy asks."""
 
 
 @dataclass(frozen=True)
@@ -134,3 +138,22 @@ class ExportVerificationError(IntegrityError):
     def __init__(self, finding: Finding) -> None:
         super().__init__(finding.describe())
         self.finding = finding
+
+
+class KeyIdentityError(IntegrityError):
+    """The signing key is not the one the log's checkpoints are signed with (or is missing).
+
+    A log that signed with one key and then silently with another would make every earlier
+    checkpoint unverifiable under the published key; a new key needs a recorded rotation.
+    """
+
+    kind = "integrity-key-identity"
+    title = "Signing key is not the log's key"
+
+
+class HistoryRegressed(IntegrityError):
+    """The ledger's rows no longer continue what was sealed (an old backup restored, a sealed
+    row gone or changed, or a row changed between its append and its sealing)."""
+
+    kind = "integrity-history-regressed"
+    title = "Ledger history moved backwards"

@@ -9,7 +9,10 @@ Checkpoints (tree size, root hash, time) are signed with the log's Ed25519 key a
 Two tables live beside the ledger's (same SQLite file, same PostgreSQL schema)::
 
     samsyn_integrity_leaves       leaf_index PK, position UNIQUE, leaf_hash (32 bytes)
-    samsyn_integrity_checkpoints  tree_size PK, root_hash, note (the signed note), issued_at
+    samsyn_integrity_checkpoints  tree_size PK, root_hash, note (signed, with cosignatures)
+    samsyn_integrity_keys         after_size PK, vkey, statement (the keys it signs with)
+    samsyn_integrity_appended     position PK, the row as appended (until sealed)
+    samsyn_integrity_guard        since: rows after it have append records
 
 Sealing appends one batch per transaction. The log keeps the leaf hashes in memory (32 bytes
 each) and its ``MerkleAccumulator``; on start it reloads them from the leaf table and checks
@@ -17,7 +20,14 @@ them against the latest signed checkpoint, and it refuses to seal or sign on top
 that no longer match a signed root. Several processes may seal one store: each batch is
 written under a lock and only if no one else sealed in between.
 
-The signing key is a file outside the database (``checkpoint.load_or_create_signing_key``):
+A trigger copies every appended row into ``samsyn_integrity_appended`` in the appending
+transaction, and the sealer seals a row only as appended (``guard_appends``). The log
+refuses to start with a key other than the one it signs with (a missing key file included)
+unless a rotation is recorded (``rotate_key``), and stops sealing, and the ledger's writes
+through ``guard``, when the store no longer holds the last entry it sealed
+(``check_continuity``: an older backup restored).
+
+The signing key is a file outside the database (``keys.load_or_create_signing_key``):
 by default ``<SQLite file>.signing-key`` beside the ledger, or ``./samsyn-signing.key`` for
 PostgreSQL. The log's origin (the key's name) defaults to the existing key's name, or
 ``samsyn/<hostname>`` for a new key.
@@ -33,6 +43,8 @@ import os
 import re
 import socket
 import threading
+import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,21 +61,28 @@ from ledger.settings import Settings
 from ledger.storage import persistence_env
 
 from .canonical import LedgerEntry
-from .checkpoint import (
-    SigningKey,
-    load_or_create_signing_key,
-    load_signing_key,
-    parse_and_verify_checkpoint,
-    sign_checkpoint,
+from .checkpoint import parse_and_verify_checkpoint, parse_vkey, sign_checkpoint
+from .errors import (
+    CheckpointError,
+    HistoryRegressed,
+    IntegrityError,
+    KeyFormatError,
+    KeyIdentityError,
+    TreeError,
 )
-from .errors import CheckpointError, IntegrityError, KeyFormatError, TreeError
+from .keys import SigningKey, load_or_create_signing_key, load_signing_key
 from .merkle import HASH_SIZE, MerkleAccumulator, SubtreeRoots, root_from_leaf_hashes
 from .merkle import consistency_proof as _consistency_proof
 from .merkle import inclusion_proof as _inclusion_proof
-from .verify import checkpoint_line, entry_line, header_line
+from .rotation import rotation_statement
+from .verify import checkpoint_line, entry_line, header_line, rotation_line
 
 LEAVES = "samsyn_integrity_leaves"
 CHECKPOINTS = "samsyn_integrity_checkpoints"
+KEYS = "samsyn_integrity_keys"
+APPENDED = "samsyn_integrity_appended"
+GUARD = "samsyn_integrity_guard"
+TRIGGER = "samsyn_integrity_appending"
 
 KEY_SUFFIX = ".signing-key"
 """The SQLite default key file is the database file's name plus this."""
@@ -284,11 +303,17 @@ class _Store(Database):
                 raise IntegrityError(f"unusable schema name {schema!r}")
             self.leaves = f'"{schema}"."{LEAVES}"'
             self.checkpoints = f'"{schema}"."{CHECKPOINTS}"'
+            self.keys = f'"{schema}"."{KEYS}"'
+            self.appended = f'"{schema}"."{APPENDED}"'
+            self.guard = f'"{schema}"."{GUARD}"'
         else:
             if str(settings.sqlite_path) == ":memory:":
                 raise IntegrityError("the integrity log needs a database file, not :memory:")
             self.leaves = LEAVES
             self.checkpoints = CHECKPOINTS
+            self.keys = KEYS
+            self.appended = APPENDED
+            self.guard = GUARD
         super().__init__(
             settings,
             name="samsyn-integrity",
@@ -307,6 +332,12 @@ class _Store(Database):
                 f"CREATE TABLE IF NOT EXISTS {self.checkpoints} (tree_size bigint PRIMARY KEY, "
                 "root_hash bytea NOT NULL CHECK (length(root_hash) = 32), note text NOT NULL, "
                 "issued_at timestamptz NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {self.keys} (after_size bigint PRIMARY KEY, "
+                "vkey text NOT NULL, statement text NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {self.appended} (position bigint PRIMARY KEY, "
+                "originator_id text NOT NULL, originator_version bigint NOT NULL, "
+                "topic text NOT NULL, state bytea NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {self.guard} (since bigint NOT NULL)",
             ]
         else:
             statements = [
@@ -316,10 +347,44 @@ class _Store(Database):
                 f"CREATE TABLE IF NOT EXISTS {self.checkpoints} (tree_size INTEGER PRIMARY KEY, "
                 "root_hash BLOB NOT NULL CHECK (length(root_hash) = 32), note TEXT NOT NULL, "
                 "issued_at TEXT NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {self.keys} (after_size INTEGER PRIMARY KEY, "
+                "vkey TEXT NOT NULL, statement TEXT NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {self.appended} (position INTEGER PRIMARY KEY, "
+                "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+                "topic TEXT NOT NULL, state BLOB NOT NULL)",
+                f"CREATE TABLE IF NOT EXISTS {self.guard} (since INTEGER NOT NULL)",
             ]
         with self.transaction(write=True) as tx:
             for statement in statements:
                 tx.execute(statement)
+
+    def trigger_statements(self, events: str) -> tuple[str, list[str]]:
+        """(the events table's qualified name and position column, the statements that make
+        every insert into it copy the row into the append records, in the same transaction).
+
+        PostgreSQL: one statement-level trigger with a transition table (one INSERT per
+        appending statement, whatever its row count); SQLite: a row trigger.
+        """
+        if self.is_postgres:
+            schema = self.schema or "public"
+            table = f'"{schema}"."{events}"'
+            function = f'"{schema}"."{TRIGGER}"'
+            return f"{table}|notification_id", [
+                f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+                f"AS $$ BEGIN INSERT INTO {self.appended} (position, originator_id, "
+                "originator_version, topic, state) SELECT notification_id, "
+                "originator_id::text, originator_version, topic, state FROM appended_rows; "
+                "RETURN NULL; END $$",
+                f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT ON {table} "
+                "REFERENCING NEW TABLE AS appended_rows FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {function}()",
+            ]
+        return f"{events}|rowid", [
+            f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON {events} BEGIN "
+            f"INSERT INTO {self.appended} (position, originator_id, originator_version, "
+            "topic, state) VALUES (NEW.rowid, NEW.originator_id, NEW.originator_version, "
+            "NEW.topic, NEW.state); END",
+        ]
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Tx]:
@@ -338,6 +403,20 @@ def _as_datetime(value: Any) -> datetime:
 
 def _stored_checkpoint(row: Row) -> StoredCheckpoint:
     return StoredCheckpoint(int(row[0]), bytes(row[1]), str(row[2]), _as_datetime(row[3]))
+
+
+_STOPPED = (
+    "; the ledger refuses to write and the log to seal until an operator has compared the "
+    "store with its published checkpoints ('samsyn verify --live') and restarted"
+)
+
+
+def _content_hash(app: Ledger, notification: Notification) -> bytes | None:
+    """The leaf hash of a stored row as it is now (None if it no longer decodes)."""
+    try:
+        return entry_of(app, notification).leaf_hash()
+    except IntegrityError:
+        return None
 
 
 class _Hashes(Sequence[bytes]):
@@ -409,12 +488,12 @@ class IntegrityLog:
         self.schema = schema
         configured = key_path or _setting(settings, "signing_key_path")
         self.key_path = Path(configured) if configured else default_key_path(settings)
+        self._store = _Store(settings, schema)
         self.origin = origin or _setting(settings, "log_origin") or self._existing_key_name()
-        self._key: SigningKey = load_or_create_signing_key(self.key_path, self.origin)
+        self._key: SigningKey = self._load_key()
         self.vkey = self._key.vkey
         self._ledger = ledger
         self._own_ledger: Ledger | None = None
-        self._store = _Store(settings, schema)
         self._lock = threading.RLock()
         self._hashes = bytearray()  # every sealed leaf hash, in order; only appended to
         self._roots = SubtreeRoots()  # of _hashes, remembered between proofs
@@ -422,6 +501,8 @@ class IntegrityLog:
         self._last_position = 0
         self._check: tuple[int, bytes] | None = None  # (size, root) still to be checked
         self._damage: str | None = None
+        self._regressed: str | None = None  # the store went back behind what was sealed
+        self._guarded_since: int | None = None  # rows after it have append records
 
     def _existing_key_name(self) -> str:
         if self.key_path.exists():
@@ -429,7 +510,107 @@ class IntegrityLog:
                 return load_signing_key(self.key_path).name
             except (KeyFormatError, OSError, UnicodeDecodeError):
                 pass  # load_or_create_signing_key raises the real reason next
+        keys = self.signing_keys()
+        if keys:
+            return parse_vkey(keys[-1][1]).name
         return default_origin()
+
+    # -- the log's key ----------------------------------------------------------------------
+
+    def signing_keys(self) -> list[tuple[int, str, str]]:
+        """(after size, verifier key, rotation statement) of every key the log has signed
+        with, oldest first: the first key has after size -1 and no statement."""
+        with self._store.transaction(write=False) as tx:
+            rows = tx.query(f"SELECT after_size, vkey, statement FROM {self._store.keys} "
+                            "ORDER BY after_size")
+        return [(int(size), str(vkey), str(statement)) for size, vkey, statement in rows]
+
+    def vkey_at(self, tree_size: int) -> str:
+        """The verifier key that signs (or signed) the checkpoint of ``tree_size``."""
+        return _vkey_at(self.signing_keys(), tree_size, self.vkey)
+
+    def _load_key(self) -> SigningKey:
+        """The key file's key, if it is the log's key: a missing or other key is refused.
+
+        A log with checkpoints (or a recorded key) never makes itself a new key: that would
+        sign on under an identity no one pinned, and every earlier checkpoint would fail to
+        verify under the key it then publishes. A new key comes only by ``rotate_key``.
+        """
+        keys = self.signing_keys()
+        latest = self.latest_checkpoint()
+        if not self.key_path.exists() and (keys or latest is not None):
+            expected = keys[-1][1] if keys else "the key of its checkpoints"
+            raise KeyIdentityError(
+                f"the signing key file {self.key_path} is missing, but this log signs with "
+                f"{expected}: restore that key file (a new key would orphan every checkpoint; "
+                "change keys with 'samsyn key rotate' while the old one is at hand)"
+            )
+        key = load_or_create_signing_key(self.key_path, self.origin)
+        if not keys:
+            self._adopt_first_key(key, latest)
+            keys = self.signing_keys()
+        current = keys[-1][1]
+        if key.vkey != current:
+            raise KeyIdentityError(
+                f"the key file {self.key_path} holds {key.vkey}, but this log signs with "
+                f"{current}: restore the log's key file, or record a rotation with "
+                "'samsyn key rotate' using the log's key"
+            )
+        return key
+
+    def _adopt_first_key(self, key: SigningKey, latest: StoredCheckpoint | None) -> None:
+        """Record ``key`` as the log's first key (a log from before keys were recorded must
+        have its first and latest checkpoints signed by it)."""
+        first = self.checkpoints(limit=1)
+        for checkpoint in (*first, *([latest] if latest else [])):
+            try:
+                parse_and_verify_checkpoint(checkpoint.note, key.verifier)
+            except (CheckpointError, KeyFormatError) as exc:
+                raise KeyIdentityError(
+                    f"the key file {self.key_path} holds {key.vkey}, but the log's checkpoint "
+                    f"of size {checkpoint.tree_size} is not signed by it ({exc}): restore the "
+                    "log's key file"
+                ) from exc
+        with self._store.transaction(write=True) as tx:
+            tx.execute(
+                f"INSERT INTO {self._store.keys} (after_size, vkey, statement) VALUES (?, ?, ?) "
+                "ON CONFLICT (after_size) DO NOTHING",
+                (-1, key.vkey, ""),
+            )
+
+    def rotate_key(self, new_key: SigningKey) -> str:
+        """Hand signing over to ``new_key`` after the latest checkpoint; answer the statement.
+
+        The statement (``rotation``) is signed by the current key and the new one and kept
+        in the log; checkpoints above the latest size are then signed by ``new_key`` only.
+        Issue a checkpoint first, so that the old key vouches for everything sealed.
+        """
+        if new_key.name != self.origin:
+            raise KeyFormatError(f"the new key is named {new_key.name!r}, not {self.origin!r}")
+        if new_key.vkey == self.vkey:
+            raise KeyFormatError("the new key is the key in use")
+        with self._lock:
+            latest = self.latest_checkpoint()
+            size = latest.tree_size if latest is not None else 0
+            statement = rotation_statement(self._key, new_key, self.origin, size)
+            with self._store.transaction(write=True) as tx:
+                rows = tx.query(f"SELECT after_size, vkey FROM {self._store.keys} "
+                                "ORDER BY after_size DESC LIMIT 1")
+                if not rows or str(rows[0][1]) != self.vkey:
+                    raise KeyIdentityError("the log's key was changed by another process")
+                if int(rows[0][0]) >= size:
+                    raise KeyIdentityError(
+                        f"a key was already rotated after size {size}: issue a checkpoint "
+                        "with it first"
+                    )
+                tx.execute(
+                    f"INSERT INTO {self._store.keys} (after_size, vkey, statement) "
+                    "VALUES (?, ?, ?)",
+                    (size, new_key.vkey, statement),
+                )
+            self._key = new_key
+            self.vkey = new_key.vkey
+            return statement
 
     def close(self) -> None:
         self._store.close()
@@ -482,22 +663,38 @@ class IntegrityLog:
 
     @property
     def damage(self) -> str | None:
-        """Why the log refuses to seal on, if its tables no longer match a signed root."""
-        return self._damage
+        """Why the log refuses to seal on: the store went back behind what was sealed, or
+        the log's tables no longer match a signed root."""
+        return self._regressed or self._damage
+
+    @property
+    def regressed(self) -> str | None:
+        """Why the ledger must not be written to: its history moved backwards."""
+        return self._regressed
 
     def _refuse_if_damaged(self) -> None:
+        if self._regressed is not None:
+            raise HistoryRegressed(self._regressed + _STOPPED)
         if self._damage is not None:
             raise LogDamaged(self._damage + "; run 'samsyn verify --live' to find out more")
 
     def _sync(self) -> None:
         """Load leaves sealed since we last looked (by us or another process). Hold the lock."""
-        if self._damage is not None:
+        if self._damage is not None or self._regressed is not None:
             return
         with self._store.transaction(write=False) as tx:
             latest = tx.query(
                 f"SELECT tree_size, root_hash FROM {self._store.checkpoints} "
                 "ORDER BY tree_size DESC LIMIT 1"
             )
+            top = tx.query(f"SELECT MAX(leaf_index) FROM {self._store.leaves}")
+        held = int(top[0][0]) + 1 if top and top[0][0] is not None else 0
+        if held < self._acc.size:
+            self._regressed = (
+                f"the leaf table holds {held} leaves but {self._acc.size} were sealed: the "
+                "database was restored from an older backup (or the table truncated)"
+            )
+            return
         if latest and int(latest[0][0]) > self._acc.size:
             self._check = (int(latest[0][0]), bytes(latest[0][1]))
         while True:
@@ -540,6 +737,57 @@ class IntegrityLog:
             "the leaf table was edited"
         )
 
+    def check_continuity(self, ledger: Ledger | None = None) -> None:
+        """Raise ``HistoryRegressed`` unless the store still holds the last entry sealed.
+
+        An older backup restored under a running log leaves the ledger's head behind the
+        sealed one (the entry is gone), or hands its positions out again (another entry
+        stands there): either way new entries would be sealed on top of a history that
+        contradicts the signed one. Costs one row read and one hash. Once found, the
+        refusal stays until an operator has looked (``samsyn verify --live``) and restarted.
+        """
+        app = self._app(ledger)
+        with self._lock:
+            self._sync()
+            if self._regressed is not None:
+                raise HistoryRegressed(self._regressed + _STOPPED)
+            size, position = self._acc.size, self._last_position
+            if size == 0:
+                return
+            sealed = bytes(self._hashes[-HASH_SIZE:])
+            rows = app.recorder.select_notifications(
+                start=position, limit=1, inclusive_of_start=True
+            )
+            problem = None
+            if not rows or rows[0].id != position:
+                problem = (
+                    f"the entry sealed at position {position} (leaf {size - 1}) is gone: the "
+                    "ledger's head moved backwards (an older backup restored?)"
+                )
+            elif _content_hash(app, rows[0]) != sealed:
+                problem = (
+                    f"the entry at position {position} is not the one sealed there (leaf "
+                    f"{size - 1}): positions were handed out again (an older backup restored?)"
+                )
+            if problem is not None:
+                self._regressed = problem
+                raise HistoryRegressed(problem + _STOPPED)
+
+    def guard(self, ledger: Ledger, every: float = 1.0) -> None:
+        """Make ``ledger`` refuse to append while its history contradicts the sealed one
+        (``check_continuity``, run at most once per ``every`` seconds while it holds), and
+        keep append records of what it appends (``guard_appends``)."""
+        self.guard_appends(ledger)
+        checked = [float("-inf")]
+
+        def check() -> None:
+            now = time.monotonic()
+            if self._regressed is not None or now - checked[0] >= every:
+                self.check_continuity(ledger)
+                checked[0] = now
+
+        ledger.write_guard = check
+
     def _snapshot(self, size: int) -> _Hashes:
         """The first ``size`` leaf hashes (copied: sealing may extend the buffer meanwhile)."""
         with self._lock:
@@ -570,9 +818,76 @@ class IntegrityLog:
             total += count
         return total
 
+    def guard_appends(self, ledger: Ledger | None = None) -> int:
+        """Make every append copy its rows into the log's append records, in the appending
+        transaction (a database trigger, so whatever path appends is covered); answer the
+        position after which every row has its record.
+
+        The sealer seals a row only if it still equals its append record: a row edited
+        between its append and its sealing is refused, never signed as edited. Rows from
+        before the trigger existed (at or below the answer) are sealed as they are.
+        """
+        if self._guarded_since is not None:
+            return self._guarded_since
+        app = self._app(ledger)
+        recorder: Any = app.recorder
+        events, statements = self._store.trigger_statements(str(recorder.events_table_name))
+        table, column = events.split("|")
+        with self._store.transaction(write=True) as tx:
+            rows = tx.query(f"SELECT since FROM {self._store.guard}")
+            if rows:
+                since = int(rows[0][0])
+            else:
+                for statement in statements:
+                    tx.execute(statement)
+                head = tx.query(f"SELECT MAX({column}) FROM {table}")
+                since = int(head[0][0]) if head and head[0][0] is not None else 0
+                tx.execute(f"INSERT INTO {self._store.guard} (since) VALUES (?)", (since,))
+        self._guarded_since = since
+        return since
+
+    def _appended(self, app: Ledger, after: int, last: int) -> dict[int, bytes | None]:
+        """The leaf hashes of the append records of positions in (after, last]."""
+        with self._store.transaction(write=False) as tx:
+            rows = tx.query(
+                f"SELECT position, originator_id, originator_version, topic, state "
+                f"FROM {self._store.appended} WHERE position > ? AND position <= ?",
+                (after, last),
+            )
+        return {
+            int(position): _content_hash(app, Notification(
+                id=int(position), originator_id=uuid.UUID(str(originator_id)),
+                originator_version=int(version), topic=str(topic), state=bytes(state),
+            ))
+            for position, originator_id, version, topic, state in rows
+        }
+
+    def _check_appended(
+        self, app: Ledger, notifications: Sequence[Notification], hashes: list[bytes]
+    ) -> None:
+        """Refuse to seal rows that differ from their append records (``guard_appends``)."""
+        since = self.guard_appends(app)
+        if notifications[-1].id <= since:
+            return
+        records = self._appended(app, notifications[0].id - 1, notifications[-1].id)
+        for notification, leaf_hash in zip(notifications, hashes, strict=True):
+            if notification.id <= since:
+                continue
+            if notification.id not in records:
+                self._damage = (
+                    f"the row at position {notification.id} has no append record: it was "
+                    f"written behind the ledger's back, or the trigger {TRIGGER} was dropped"
+                )
+            elif records[notification.id] != leaf_hash:
+                self._damage = (
+                    f"the row at position {notification.id} was changed after it was appended "
+                    "and before it was sealed: it is not sealed as changed"
+                )
+            self._refuse_if_damaged()
+
     def _seal_batch(self, app: Ledger, limit: int) -> int | None:
         with self._lock:
-            self._sync()
+            self.check_continuity(app)
             self._refuse_if_damaged()
             after, size = self._last_position, self._acc.size
             notifications = app.recorder.select_notifications(
@@ -580,10 +895,11 @@ class IntegrityLog:
             )
             if not notifications:
                 return 0
+            hashes = [entry_of(app, n).leaf_hash() for n in notifications]
+            self._check_appended(app, notifications, hashes)
             acc = self._acc.copy()
             rows: list[tuple[int, int, bytes]] = []
-            for notification in notifications:
-                leaf_hash = entry_of(app, notification).leaf_hash()
+            for notification, leaf_hash in zip(notifications, hashes, strict=True):
                 rows.append((acc.size, notification.id, leaf_hash))
                 acc.append(leaf_hash)
                 mismatch = self._root_mismatch(acc)
@@ -603,6 +919,8 @@ class IntegrityLog:
                     "VALUES (?, ?, ?)",
                     rows,
                 )
+                tx.execute(f"DELETE FROM {self._store.appended} WHERE position <= ?",
+                           (rows[-1][1],))
             self._acc = acc
             if self._check is not None and acc.size >= self._check[0]:
                 self._check = None  # reached (and matched) while sealing this batch
@@ -636,6 +954,13 @@ class IntegrityLog:
             note = sign_checkpoint(self._key, self.origin, size, root, timestamp=moment)
             issued: Any = moment if self._store.is_postgres else moment.isoformat()
             with self._store.transaction(write=True) as tx:
+                current = tx.query(f"SELECT vkey FROM {self._store.keys} "
+                                   "ORDER BY after_size DESC LIMIT 1")
+                if not current or str(current[0][0]) != self.vkey:
+                    raise KeyIdentityError(
+                        f"this process signs with {self.vkey}, but the log's key is now "
+                        f"{current[0][0] if current else 'unknown'}: restart with the log's key"
+                    )
                 tx.execute(
                     f"INSERT INTO {self._store.checkpoints} (tree_size, root_hash, note, "
                     "issued_at) VALUES (?, ?, ?, ?) ON CONFLICT (tree_size) DO NOTHING",
@@ -645,6 +970,24 @@ class IntegrityLog:
                     f"SELECT note FROM {self._store.checkpoints} WHERE tree_size = ?", (size,)
                 )
             return str(kept[0][0])
+
+    def add_cosignatures(self, tree_size: int, lines: Sequence[str]) -> str:
+        """Add witness cosignature lines to the kept checkpoint of ``tree_size``; answer
+        its note. The caller checked each line (``witnessing``); a line already there is
+        not added twice. The signed text does not change, so every earlier copy of the
+        note still verifies."""
+        with self._store.transaction(write=True) as tx:
+            rows = tx.query(f"SELECT note FROM {self._store.checkpoints} WHERE tree_size = ?",
+                            (tree_size,))
+            if not rows:
+                raise NotSealed(f"no checkpoint of size {tree_size} is kept")
+            note = str(rows[0][0])
+            added = "".join(line for line in lines if line not in note)
+            if added:
+                note += added
+                tx.execute(f"UPDATE {self._store.checkpoints} SET note = ? WHERE tree_size = ?",
+                           (note, tree_size))
+        return note
 
     def checkpoints(
         self, after_size: int | None = None, limit: int | None = None
@@ -661,6 +1004,16 @@ class IntegrityLog:
             params.append(limit)
         with self._store.transaction(write=False) as tx:
             return [_stored_checkpoint(row) for row in tx.query(sql, params)]
+
+    def recent_checkpoints(self, limit: int) -> list[StoredCheckpoint]:
+        """The ``limit`` kept checkpoints of the largest tree sizes, largest first."""
+        with self._store.transaction(write=False) as tx:
+            rows = tx.query(
+                f"SELECT tree_size, root_hash, note, issued_at FROM {self._store.checkpoints} "
+                "ORDER BY tree_size DESC LIMIT ?",
+                (limit,),
+            )
+        return [_stored_checkpoint(row) for row in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The checkpoint of the largest tree size, or None before the first."""
@@ -695,6 +1048,17 @@ class IntegrityLog:
         if position > self.sealed_position:
             raise NotSealed(f"the entry at position {position} is not sealed yet")
         raise NotSealed(f"no entry was stored at position {position}")
+
+    def leaf_data(self, position: int, ledger: Ledger | None = None) -> bytes:
+        """The canonical leaf bytes of the entry at ``position`` as stored now: what a reader
+        hashes (SHA-256 of 0x00 and these bytes) to check an inclusion proof from data,
+        not from the server's word. ``NotSealed`` if no entry is stored there."""
+        app = self._app(ledger)
+        rows = app.recorder.select_notifications(start=position, limit=1,
+                                                 inclusive_of_start=True)
+        if not rows or rows[0].id != position:
+            raise NotSealed(f"no entry is stored at position {position}")
+        return entry_of(app, rows[0]).leaf_data()
 
     def root_at(self, tree_size: int) -> bytes:
         """Root hash of the tree of the first ``tree_size`` sealed leaves."""
@@ -806,20 +1170,27 @@ class IntegrityLog:
         summary = summary if summary is not None else ExportSummary()
         summary.tree_size = plan.tree_size
         summary.root_hash = plan.root_hash
+        keys = self.signing_keys()
         by_size: dict[int, list[StoredCheckpoint]] = {}
         for checkpoint in plan.checkpoints:
             by_size.setdefault(checkpoint.tree_size, []).append(checkpoint)
             try:
-                parse_and_verify_checkpoint(checkpoint.note, self.vkey)
+                parse_and_verify_checkpoint(
+                    checkpoint.note, _vkey_at(keys, checkpoint.tree_size, self.vkey)
+                )
             except (CheckpointError, KeyFormatError):
                 summary.bad_checkpoints.append(checkpoint.tree_size)
+        rotations = {after: statement for after, _, statement in keys
+                     if 0 <= after < plan.tree_size}
 
         def checkpoints_of(size: int) -> Iterator[str]:
             for checkpoint in by_size.get(size, ()):
                 summary.checkpoints += 1
                 yield checkpoint_line(checkpoint.note)
+            if size in rotations:
+                yield rotation_line(rotations[size])
 
-        yield header_line(self.origin, self.vkey)
+        yield header_line(self.origin, keys[0][1] if keys else self.vkey)
         yield from checkpoints_of(0)
         done = 0
         for batch in self._leaf_batches(plan.tree_size):
@@ -912,7 +1283,7 @@ class IntegrityLog:
         listed in leaf order, so ``report.first`` names the first bad entry.
         """
         app = self._app(ledger)
-        checker = _LiveCheck(self.vkey, self.origin, max_problems)
+        checker = _LiveCheck(self.signing_keys(), self.vkey, self.origin, max_problems)
         checkpoints = self.checkpoints()  # first: every one of them was issued over leaves
         with self._store.transaction(write=False) as tx:  # that this query then sees
             top = tx.query(
@@ -951,10 +1322,22 @@ class IntegrityLog:
 _ZERO = bytes(HASH_SIZE)
 
 
+def _vkey_at(keys: list[tuple[int, str, str]], tree_size: int, default: str) -> str:
+    """The key of ``keys`` (``IntegrityLog.keys``) in force for a checkpoint of ``tree_size``."""
+    chosen = default
+    for after, vkey, _ in keys:
+        if after < tree_size:
+            chosen = vkey
+    return chosen
+
+
 class _LiveCheck:
     """The order-dependent part of ``verify_live``: two trees, the checkpoints, findings."""
 
-    def __init__(self, vkey: str, origin: str, max_problems: int) -> None:
+    def __init__(
+        self, keys: list[tuple[int, str, str]], vkey: str, origin: str, max_problems: int
+    ) -> None:
+        self.keys = keys
         self.vkey = vkey
         self.origin = origin
         self.max_problems = max_problems
@@ -980,7 +1363,9 @@ class _LiveCheck:
     def start(self, checkpoints: list[StoredCheckpoint], size: int) -> None:
         for checkpoint in checkpoints:
             try:
-                parsed = parse_and_verify_checkpoint(checkpoint.note, self.vkey)
+                parsed = parse_and_verify_checkpoint(
+                    checkpoint.note, _vkey_at(self.keys, checkpoint.tree_size, self.vkey)
+                )
             except (CheckpointError, KeyFormatError) as exc:
                 self.add(LiveProblem(
                     "bad-signature",

@@ -21,6 +21,7 @@ from ledger.following import Follower, stop_on_signals
 from ledger.settings import Settings
 
 from .log import SEAL_BATCH, InclusionReceipt, IntegrityLog, NotSealed
+from .witnessing import Witnessing
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +36,7 @@ class Sealer(Follower):
         interval: float = 0.2,
         checkpoint_every: float = 60.0,
         batch: int = SEAL_BATCH,
+        witnessing: Witnessing | None = None,
     ) -> None:
         if interval <= 0 or checkpoint_every <= 0:
             msg = "interval and checkpoint_every must be positive"
@@ -45,6 +47,7 @@ class Sealer(Follower):
         self.interval = interval
         self.checkpoint_every = checkpoint_every
         self.batch = batch
+        self.witnessing = witnessing
         self._work = threading.Lock()  # one tick at a time (thread, or a caller inline)
         self._thread: threading.Thread | None = None
         self._position = 0  # last sealed position
@@ -117,6 +120,8 @@ class Sealer(Follower):
                 self.log.issue_checkpoint()
                 checkpointed = size
                 self._last_checkpoint_at = time.monotonic()
+            if self.witnessing is not None and not (interruptible and self._stop.is_set()):
+                self.witnessing.cosign_latest()
             with self._progress:
                 self._position, self._size, self._checkpointed = position, size, checkpointed
                 self._progress.notify_all()
@@ -185,7 +190,8 @@ def seal_forever(
     stop = stop or threading.Event()
     stop_on_signals(stop, log, "sealer stopping")
     with IntegrityLog(settings, schema=schema) as integrity_log:
-        sealer = Sealer(integrity_log, checkpoint_every=settings.checkpoint_interval)
+        sealer = Sealer(integrity_log, checkpoint_every=settings.checkpoint_interval,
+                        witnessing=Witnessing.from_settings(integrity_log, settings))
         sealer.start()
         log.info("sealer started", public_key=integrity_log.public_key,
                  checkpoint_every=settings.checkpoint_interval)

@@ -6,6 +6,7 @@ An export is JSON Lines (UTF-8, each line one JSON object ending in ``\\n``)::
     {"kind":"entry","leaf_index":0,"leaf_hash":"<64 lowercase hex>","entry":<the leaf>}
     …
     {"kind":"checkpoint","note":"<signed checkpoint note>"}
+    {"kind":"key-rotation","note":"<signed rotation statement>"}   (rare; see ``rotation``)
 
 Rules the verifier enforces (docs/integrity.md is the full specification):
 
@@ -16,7 +17,9 @@ Rules the verifier enforces (docs/integrity.md is the full specification):
 * a checkpoint of size N comes right after the entry with leaf index N-1 (after the
   header when N is 0); every checkpoint is signed by the header's key, names the header's
   origin, and its root equals the root recomputed from the entries before it;
-* the last line is a checkpoint covering every entry.
+* a key rotation comes right after the checkpoint of the size it names, is signed by the
+  key in force and by the new key, and later checkpoints are signed by the new key;
+* the last checkpoint covers every entry.
 
 ``leaf_hash`` is the hash the sealer recorded when it sealed the entry, not one the
 exporter recomputed. It adds no security (the signed roots do that) but lets the verifier
@@ -71,8 +74,10 @@ from .errors import (
     Finding,
     FindingKind,
     KeyFormatError,
+    KeyIdentityError,
 )
 from .merkle import EMPTY_ROOT, MerkleAccumulator, range_subtrees, verify_consistency
+from .rotation import KeyRotation, parse_rotation
 
 FORMAT_NAME = "samsyn-export"
 FORMAT_VERSION = 2
@@ -94,6 +99,8 @@ HEADER_KEYS = frozenset({"format", "version", "origin", "public_key"})
 ENTRY_KEYS = frozenset({"kind", "leaf_index", "leaf_hash", "entry"})
 LEAF_KEYS = frozenset(LEAF_MEMBERS)
 CHECKPOINT_KEYS = frozenset({"kind", "note"})
+ROTATION_KEYS = frozenset({"kind", "note"})
+ROTATION_KIND = "key-rotation"
 
 # Objects decode to tuples of (name, value) pairs so duplicate names can be refused: a line
 # with two "state_b64" members would mean different things to different JSON parsers.
@@ -130,6 +137,11 @@ def entry_line(leaf_index: int, entry: LedgerEntry, leaf_hash: bytes) -> str:
 def checkpoint_line(note: str) -> str:
     """One checkpoint line carrying a signed checkpoint note verbatim."""
     return _dumps({"kind": "checkpoint", "note": note})
+
+
+def rotation_line(statement: str) -> str:
+    """One key-rotation line carrying a signed rotation statement verbatim (``rotation``)."""
+    return _dumps({"kind": ROTATION_KIND, "note": statement})
 
 
 def export_lines(
@@ -445,6 +457,8 @@ class VerificationReport:
     trusted_relation: str | None
     """How the trusted checkpoint relates: "covered" (its root recomputed from the export)
     or "prefix-proven" (the export is proven a prefix of it by a consistency proof)."""
+    rotations: tuple[KeyRotation, ...] = ()
+    """Key rotations followed, in order: ``public_key`` is the key after the last one."""
 
 
 def _no_progress(_: int) -> None:
@@ -489,6 +503,9 @@ class _Verifier:
         self.pending_positions: list[int] = []
         self.checkpoints = 0
         self.latest: Checkpoint | None = None
+        self.rotations: list[KeyRotation] = []
+        self.unmet_pin: VerifierKey | None = None  # pinned, not yet met in the key chain
+        self.trusted_problem: str | None = None
 
     # -- failing ----------------------------------------------------------------------------
 
@@ -582,6 +599,8 @@ class _Verifier:
             self.checkpoint(obj)
         elif kind == "entry":
             self.accept(self.slow_entry(obj), self.line_no)
+        elif kind == ROTATION_KIND:
+            self.rotation(obj)
         else:
             self.fail(FindingKind.MALFORMED, f"unknown line kind {kind!r}")
 
@@ -671,11 +690,8 @@ class _Verifier:
             self.fail(FindingKind.MALFORMED, f"bad public_key: {exc}")
         if self.trusted_vkey is not None:
             pinned = parse_vkey(self.trusted_vkey)
-            if pinned != key:
-                self.fail(
-                    FindingKind.KEY_MISMATCH,
-                    f"export is signed by {key.vkey}, not the pinned key {pinned.vkey}",
-                )
+            if pinned != key:  # unless a rotation signed by the pinned key vouches for it
+                self.unmet_pin = pinned
         self.origin = obj["origin"]
         self.key = key
         self.read_trusted()
@@ -687,12 +703,10 @@ class _Verifier:
         try:
             trusted = parse_and_verify_checkpoint(self.trusted_text, self.key)
         except (CheckpointSignatureError, CheckpointFormatError, KeyFormatError) as exc:
-            self.fail(
-                FindingKind.TRUSTED_MISMATCH,
-                f"the trusted checkpoint does not verify under the export's key ({exc}); "
-                "the key was replaced or the checkpoint is from another log",
-                line=False,
-            )
+            # perhaps signed by a key the log rotated to later: try again at each rotation
+            self.trusted_problem = str(exc)
+            return
+        self.trusted_problem = None
         if trusted.origin != self.origin:
             self.fail(
                 FindingKind.TRUSTED_MISMATCH,
@@ -777,6 +791,33 @@ class _Verifier:
             culprit_position,
         )
 
+    # -- key rotations ----------------------------------------------------------------------
+
+    def rotation(self, obj: dict[str, Any]) -> None:
+        """A key rotation: right after the checkpoint it names, signed by both keys."""
+        assert self.key is not None
+        if obj.keys() != ROTATION_KEYS or type(obj["note"]) is not str:
+            self.fail(FindingKind.MALFORMED, "a key-rotation line has exactly kind and note")
+        try:
+            rotation = parse_rotation(obj["note"], self.key)
+        except KeyIdentityError as exc:
+            self.fail(FindingKind.BAD_ROTATION, str(exc))
+        if rotation.origin != self.origin:
+            self.fail(FindingKind.BAD_ROTATION, f"key rotation of log {rotation.origin!r}")
+        latest = self.latest
+        if latest is None or latest.tree_size != self.count or rotation.tree_size != self.count:
+            self.fail(
+                FindingKind.BAD_ROTATION,
+                f"the key rotation after size {rotation.tree_size} must follow the checkpoint "
+                f"of that size (found after {self.count} entries)",
+            )
+        self.key = rotation.new
+        self.rotations.append(rotation)
+        if self.unmet_pin == rotation.new:
+            self.unmet_pin = None
+        if self.trusted is None and self.trusted_text is not None:
+            self.read_trusted()
+
     # -- checkpoints ------------------------------------------------------------------------
 
     def checkpoint(self, obj: dict[str, Any]) -> None:
@@ -848,6 +889,21 @@ class _Verifier:
         count = self.count
         if self.key is None:
             self.fail(FindingKind.MALFORMED, "empty export", line=False)
+        if self.unmet_pin is not None:
+            self.fail(
+                FindingKind.KEY_MISMATCH,
+                f"export is signed by {self.key.vkey}, not the pinned key "
+                f"{self.unmet_pin.vkey} (nor handed over to it by a recorded rotation)",
+                line=False,
+            )
+        if self.trusted_problem is not None:
+            self.fail(
+                FindingKind.TRUSTED_MISMATCH,
+                "the trusted checkpoint does not verify under the export's key "
+                f"({self.trusted_problem}); the key was replaced without a recorded rotation "
+                "or the checkpoint is from another log",
+                line=False,
+            )
         if self.cut:
             self.fail(
                 FindingKind.UNSEALED,
@@ -906,6 +962,7 @@ class _Verifier:
             first_position=self.first_position if count else None,
             last_position=self.last_position if count else None,
             trusted_checkpoint=trusted,
+            rotations=tuple(self.rotations),
             trusted_relation=relation,
         )
 

@@ -13,16 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.integrity.checkpoint import (
-    SigningKey,
     checkpoint_body,
-    generate_signing_key,
     key_id,
-    load_or_create_signing_key,
-    load_signing_key,
     parse_and_verify_checkpoint,
-    parse_skey,
     parse_vkey,
-    save_signing_key,
     sign_checkpoint,
 )
 from ledger.integrity.errors import (
@@ -30,6 +24,14 @@ from ledger.integrity.errors import (
     CheckpointSignatureError,
     IntegrityError,
     KeyFormatError,
+)
+from ledger.integrity.keys import (
+    SigningKey,
+    generate_signing_key,
+    load_or_create_signing_key,
+    load_signing_key,
+    parse_skey,
+    save_signing_key,
 )
 from ledger.integrity.merkle import EMPTY_ROOT, leaf_hash
 

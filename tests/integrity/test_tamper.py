@@ -13,8 +13,9 @@ import pytest
 
 from api import integrity_cli
 from ledger.application import Ledger
-from ledger.integrity.checkpoint import generate_signing_key, sign_checkpoint
+from ledger.integrity.checkpoint import sign_checkpoint
 from ledger.integrity.errors import ExportVerificationError, FindingKind
+from ledger.integrity.keys import generate_signing_key
 from ledger.integrity.log import IntegrityLog, LiveReport
 from ledger.integrity.verify import verify_export
 from ledger.settings import Settings

@@ -16,7 +16,7 @@ import pytest
 
 from ledger.integrity import verify
 from ledger.integrity.canonical import LedgerEntry, leaf_hash_encoded
-from ledger.integrity.checkpoint import SigningKey, generate_signing_key, sign_checkpoint
+from ledger.integrity.checkpoint import sign_checkpoint
 from ledger.integrity.errors import (
     EncodingError,
     ExportVerificationError,
@@ -24,6 +24,7 @@ from ledger.integrity.errors import (
     Finding,
     FindingKind,
 )
+from ledger.integrity.keys import SigningKey, generate_signing_key
 from ledger.integrity.merkle import (
     MerkleAccumulator,
     consistency_proof,
