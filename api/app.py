@@ -136,6 +136,40 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+def ready(request: Request) -> dict[str, Any] | JSONResponse:
+    """Ready when the database answers, no read model has set aside an entry it failed
+    on, and the read models are within ``READY_LAG`` entries of the ledger's head.
+
+    Not ready (503) names each read model and the position of each entry it failed on,
+    also as ``failures`` (read model, position, error, since, attempts)."""
+    ledger: Ledger = request.app.state.ledger
+    read_models: ReadModels = request.app.state.read_models
+    try:
+        head = ledger.max_position()
+        projected = read_models.position()
+        failing = read_models.failures()
+    except PersistenceError as e:
+        raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
+    regressed = request.app.state.integrity.regressed
+    if regressed is not None:
+        raise HTTPException(503, f"the ledger's history moved backwards: {regressed}")
+    if failing:
+        return problems.problem(
+            503, ReadModelFailed.kind, ReadModelFailed.title,
+            "; ".join(f.line() for f in failing[:10]),
+            [{"field": f"read_models.{f.read_model}",
+              "reason": f"failed on the entry at position {f.position}: {f.error}"}
+             for f in failing[:100]],
+            headers={"Retry-After": "30"},
+            extensions={"head": head, "read_models": projected,
+                        "failures": [asdict(f) for f in failing[:100]]},
+        )
+    if head - projected > READY_LAG:
+        raise HTTPException(503, f"the read models are {head - projected} entries behind",
+                            headers={"Retry-After": "2"})
+    return {"status": "ready", "head": head, "read_models": projected}
+
+
 def create_app(
     settings: Settings | None = None,
     ledger: Ledger | None = None,
@@ -222,40 +256,8 @@ def create_app(
         liveness probe. Use ``/ready`` to know whether it can serve."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["operations"], summary="The database answers",
-             responses={503: {}}, response_model=None)
-    def ready(request: Request) -> dict[str, Any] | JSONResponse:
-        """Ready when the database answers, no read model has set aside an entry it failed
-        on, and the read models are within ``READY_LAG`` entries of the ledger's head.
-
-        Not ready (503) names each read model and the position of each entry it failed on,
-        also as ``failures`` (read model, position, error, since, attempts)."""
-        ledger: Ledger = request.app.state.ledger
-        read_models: ReadModels = request.app.state.read_models
-        try:
-            head = ledger.max_position()
-            projected = read_models.position()
-            failing = read_models.failures()
-        except PersistenceError as e:
-            raise StoreUnavailable(f"the ledger store is unavailable: {e}") from e
-        regressed = request.app.state.integrity.regressed
-        if regressed is not None:
-            raise HTTPException(503, f"the ledger's history moved backwards: {regressed}")
-        if failing:
-            return problems.problem(
-                503, ReadModelFailed.kind, ReadModelFailed.title,
-                "; ".join(f.line() for f in failing[:10]),
-                [{"field": f"read_models.{f.read_model}",
-                  "reason": f"failed on the entry at position {f.position}: {f.error}"}
-                 for f in failing[:100]],
-                headers={"Retry-After": "30"},
-                extensions={"head": head, "read_models": projected,
-                            "failures": [asdict(f) for f in failing[:100]]},
-            )
-        if head - projected > READY_LAG:
-            raise HTTPException(503, f"the read models are {head - projected} entries behind",
-                                headers={"Retry-After": "2"})
-        return {"status": "ready", "head": head, "read_models": projected}
+    app.add_api_route("/ready", ready, methods=["GET"], tags=["operations"],
+                      summary="The database answers", responses={503: {}}, response_model=None)
 
     app.include_router(feed.router)
     app.include_router(entries.router)
