@@ -36,7 +36,7 @@ JSON = dict[str, Any]
 LISTED = ("Organization", "Person", "Membership", "Meeting", "AgendaItem", "Paper",
           "Consultation", "File")
 
-_NAMESPACE = uuid5(NAMESPACE_URL, "https://samsyn.example/oparl")
+_NAMESPACE = uuid5(NAMESPACE_URL, "urn:samsyn:oparl")
 
 
 def oid(kind: str, *parts: str) -> str:
