@@ -446,6 +446,9 @@ def _decision_recorded(c: Catalogue, e: FeedEntry) -> None:
     if data.get("motion"):
         motion = c.records.get(oid("Paper", "motion", str(data["motion"])))
         subjects.append((("motion", str(data["motion"])), [motion.oid] if motion else []))
+    for kind, ref in _effect_subjects(data):
+        paper = c.records.get(oid("Paper", kind, ref))
+        subjects.append(((kind, ref), [paper.oid] if paper else []))
     for subject, containers in subjects:
         consultation = _consultation(c, e, subject, data["organisation"], data["body"],
                                      containers)
@@ -456,6 +459,17 @@ def _decision_recorded(c: Catalogue, e: FeedEntry) -> None:
             item.fields.setdefault("consultation", consultation.oid)
         decided.touches.append(consultation.oid)
     c.touch(decided.touches, e.recorded_at)
+
+
+def _effect_subjects(data: JSON) -> list[tuple[str, str]]:
+    """The recommendations and agreements a decision's effects act on (each once)."""
+    found: dict[tuple[str, str], None] = {}
+    for point in data.get("points") or []:
+        for effect in point.get("effects") or []:
+            for kind in ("recommendation", "agreement"):
+                if effect.get(kind):
+                    found[(kind, str(effect[kind]))] = None
+    return list(found)
 
 
 def _paper_of(kind: str, organisation_field: str, paper_type: str) -> Handler:

@@ -200,8 +200,8 @@ class Renderer:
 
     def _subject_paper(self, record: OParlRecord) -> str:
         kind, ref = record.fields["subject"]
-        if kind == "motion":
-            return oid("Paper", "motion", ref)
+        if kind != "matter":
+            return oid("Paper", kind, ref)
         papers = self.c.matter_papers.get(_norm(ref), [])
         own = [p for p in papers if self.c.records[p].body == record.body]
         return (own or papers or [oid("Paper", "matter", ref)])[0]
@@ -281,6 +281,11 @@ def _matter_paper(r: Renderer, record: OParlRecord) -> JSON:
     return found
 
 
+def _consultations(r: Renderer, kind: str, ref: str) -> list[JSON]:
+    """The bodies that decided on a recommendation or agreement, across organisations."""
+    return r.embedded(r.c.subject_consultations.get((kind, _norm(ref)), []))
+
+
 def _owner(r: Renderer, record: OParlRecord) -> str:
     body = r.c.records.get(record.body or "")
     return str(r.c.data(body)["ref"]) if body is not None else ""
@@ -302,6 +307,7 @@ def _recommendation_paper(r: Renderer, record: OParlRecord) -> JSON:
     found = _paper_head(r, record, data["title"], data["ref"], data.get("issued_on"),
                         "recommendation")
     found["samsyn:points"] = data["points"]
+    found["consultation"] = _consultations(r, "recommendation", data["ref"])
     adoption = r.read_models.adoption(data["ref"])
     if adoption is not None:
         found["samsyn:adoption"] = {
@@ -333,6 +339,7 @@ def _agreement_paper(r: Renderer, record: OParlRecord) -> JSON:
     found = _paper_head(r, record, data["title"], data["ref"], data.get("valid_from"),
                         "agreement")
     found["samsyn:parties"] = data["parties"]
+    found["consultation"] = _consultations(r, "agreement", data["ref"])
     status = r.read_models.agreement_status(data["ref"])
     if status is not None:
         found["samsyn:validity"] = {

@@ -140,3 +140,17 @@ def test_unknown_lists_and_objects_are_404(small: TestClient) -> None:
     assert small.get("/oparl/v1/paper/nothing").status_code == 404
     assert small.get("/oparl/v1/nothing/nothing").status_code == 404
     assert small.get("/oparl/v1/bodies", params={"page": 0}).status_code == 422
+
+
+def test_each_principal_deciding_on_a_recommendation_is_a_consultation_across_organisations(
+    service: Callable[..., TestClient],
+) -> None:
+    client = service(demo)
+    svom = body_named(client, "SVOM")
+    paper = next(p for p in get(client, svom["paper"])["data"]
+                 if p["reference"] == "Rekommendation SVOM 2021-06-04 §20")
+    deciding = [c for c in paper["consultation"] if c["authoritative"]]
+    assert len(deciding) == paper["samsyn:adoption"]["adopted"] == 9
+    bodies = {get(client, get(client, c["organization"][0])["body"])["shortName"]
+              for c in deciding}
+    assert "RJH" in bodies and "Östersund" in bodies and "SVOM" not in bodies
