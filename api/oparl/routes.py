@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -34,33 +35,28 @@ MAX_LIMIT = 1000
 
 
 class CatalogueFeed:
-    """The catalogue kept up to date from the ledger's feed, read by one request at a time."""
+    """The catalogue kept up to date from the ledger's feed. One request reads it at a time:
+    it folds what was appended since the last request, then renders from a still catalogue."""
 
     def __init__(self) -> None:
         self.catalogue = Catalogue()
         self.lock = threading.Lock()
 
-    def current(self, ledger: Ledger) -> Catalogue:
-        with self.lock:
-            self.catalogue.update(ledger.read_all(after=self.catalogue.position))
-            return self.catalogue
-
 
 _FEED_LOCK = threading.Lock()
 
 
-def _catalogue(request: Request) -> Catalogue:
+@contextmanager
+def _reading(request: Request) -> Iterator[Renderer]:
     state = request.app.state
     with _FEED_LOCK:
         feed = getattr(state, "oparl", None)
         if feed is None:
             feed = state.oparl = CatalogueFeed()
-    return feed.current(state.ledger)
-
-
-def _renderer(request: Request) -> Renderer:
-    root = str(request.base_url).rstrip("/")
-    return Renderer(_catalogue(request), root, request.app.state.read_models)
+    ledger: Ledger = state.ledger
+    with feed.lock:
+        feed.catalogue.update(ledger.read_all(after=feed.catalogue.position))
+        yield Renderer(feed.catalogue, str(request.base_url).rstrip("/"), state.read_models)
 
 
 @dataclass(frozen=True)
@@ -132,17 +128,19 @@ def _page(request: Request, records: list[OParlRecord], chosen: Filters,
 
 @router.get("/system", summary="The OParl system: the entry point")
 async def system(request: Request, account: CurrentAccount) -> JSON:
-    renderer = await run_in_threadpool(_renderer, request)
-    return renderer.system()
+    def answer() -> JSON:
+        with _reading(request) as renderer:
+            return renderer.system()
+    return await run_in_threadpool(answer)
 
 
 @router.get("/bodies", summary="Every Body (one per organisation)")
 async def bodies(request: Request, account: CurrentAccount,
                  chosen: Annotated[Filters, Depends(filters)]) -> JSON:
     def answer() -> JSON:
-        renderer = _renderer(request)
-        records = [renderer.c.records[o] for o in renderer.c.bodies]
-        return _page(request, records, chosen, renderer.render)
+        with _reading(request) as renderer:
+            records = [renderer.c.records[o] for o in renderer.c.bodies]
+            return _page(request, records, chosen, renderer.render)
     return await run_in_threadpool(answer)
 
 
@@ -153,11 +151,11 @@ async def body_list(request: Request, account: CurrentAccount, body: str, kind: 
         raise HTTPException(404, f"no OParl list {kind!r}")
 
     def answer() -> JSON:
-        renderer = _renderer(request)
-        if renderer.c.get("Body", body) is None:
-            raise HTTPException(404, f"no OParl body {body!r}")
-        return _page(request, renderer.c.listing(LIST_TYPES[kind], body), chosen,
-                     renderer.render)
+        with _reading(request) as renderer:
+            if renderer.c.get("Body", body) is None:
+                raise HTTPException(404, f"no OParl body {body!r}")
+            return _page(request, renderer.c.listing(LIST_TYPES[kind], body), chosen,
+                         renderer.render)
     return await run_in_threadpool(answer)
 
 
@@ -165,13 +163,13 @@ async def body_list(request: Request, account: CurrentAccount, body: str, kind: 
 async def organization_meetings(request: Request, account: CurrentAccount, organization: str,
                                 chosen: Annotated[Filters, Depends(filters)]) -> JSON:
     def answer() -> JSON:
-        renderer = _renderer(request)
-        found = renderer.c.get("Organization", organization)
-        if found is None or found.body is None:
-            raise HTTPException(404, f"no OParl organization {organization!r}")
-        meetings = [m for m in renderer.c.listing("Meeting", found.body)
-                    if renderer.meeting_organization(m) == organization]
-        return _page(request, meetings, chosen, renderer.render)
+        with _reading(request) as renderer:
+            found = renderer.c.get("Organization", organization)
+            if found is None or found.body is None:
+                raise HTTPException(404, f"no OParl organization {organization!r}")
+            meetings = [m for m in renderer.c.listing("Meeting", found.body)
+                        if renderer.meeting_organization(m) == organization]
+            return _page(request, meetings, chosen, renderer.render)
     return await run_in_threadpool(answer)
 
 
@@ -181,9 +179,9 @@ async def one(request: Request, account: CurrentAccount, kind: str, object_id: s
         raise HTTPException(404, f"no OParl object type {kind!r}")
 
     def answer() -> JSON:
-        renderer = _renderer(request)
-        record = renderer.c.get(TYPES[kind], object_id)
-        if record is None:
-            raise HTTPException(404, f"no OParl {TYPES[kind]} {object_id!r}")
-        return renderer.render(record)
+        with _reading(request) as renderer:
+            record = renderer.c.get(TYPES[kind], object_id)
+            if record is None:
+                raise HTTPException(404, f"no OParl {TYPES[kind]} {object_id!r}")
+            return renderer.render(record)
     return await run_in_threadpool(answer)
