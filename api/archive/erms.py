@@ -265,7 +265,7 @@ class PackageWriter:
                         xf.write(self.matter(matter))
                         advance()
                     if unfiled:
-                        xf.write(self._unfiled(unfiled))
+                        self._unfiled(xf, unfiled)
 
     def _control(self, created: datetime) -> Element:
         control = etree.Element(_E + "control", nsmap=NSMAP)
@@ -321,16 +321,22 @@ class PackageWriter:
         else:
             el(parent, "relation", target, relationType=relation)
 
-    def _unfiled(self, entities: list[str]) -> Element:
-        node = etree.Element(_E + "aggregation", nsmap=NSMAP,
-                             systemIdentifier=f"samsyn:unfiled:{self.package_id}",
-                             aggregationType="own_aggregation_definition",
-                             otherAggregationType="records registered on no matter")
-        el(node, "objectId", f"{self.package_id}: records on no matter")
-        el(node, "title", "Records registered on no matter (among them every meeting's minutes)")
-        for entity in entities:
-            node.extend(self.records(entity))
-        return node
+    def _unfiled(self, xf: Any, entities: list[str]) -> None:
+        """One aggregation for the records on no matter, written record by record (every
+        meeting of the cooperation may be in it)."""
+        with xf.element(_E + "aggregation", nsmap=NSMAP,
+                        systemIdentifier=f"samsyn:unfiled:{self.package_id}",
+                        aggregationType="own_aggregation_definition",
+                        otherAggregationType="records registered on no matter"):
+            head = etree.Element(_E + "objectId", nsmap=NSMAP)
+            head.text = f"{self.package_id}: records on no matter"
+            xf.write(head)
+            title = etree.Element(_E + "title", nsmap=NSMAP)
+            title.text = "Records registered on no matter (among them every meeting's minutes)"
+            xf.write(title)
+            for entity in entities:
+                for record in self.records(entity):
+                    xf.write(record)
 
     def records(self, aggregate: str) -> list[Element]:
         kind, ref = self.scratch.entity(aggregate)
@@ -338,7 +344,7 @@ class PackageWriter:
         shape = SHAPES[kind]
         data = folded.data
         record = etree.Element(_E + "record", systemIdentifier=f"samsyn:{kind}:{aggregate}",
-                               recordType=kind, recordPhysicalOrDigital="digital")
+                               recordType=kind, recordPhysicalOrDigital="digital", nsmap=NSMAP)
         el(record, "objectId", ref)
         if data.get("paragraph"):
             el(record, "extraId", f"§ {data['paragraph']}", extraIdType="paragraph")
@@ -368,7 +374,7 @@ class PackageWriter:
         record = etree.Element(_E + "record",
                                systemIdentifier=f"samsyn:consultation-response:{event.position}",
                                recordType="consultation_response",
-                               recordPhysicalOrDigital="digital")
+                               recordPhysicalOrDigital="digital", nsmap=NSMAP)
         el(record, "objectId", f"{round_ref} / {d['principal']}")
         el(record, "title", f"Response of {d['principal']}: {round_.data['subject']}"[:250])
         if round_.voided is not None:
@@ -386,7 +392,7 @@ class PackageWriter:
         d = event.data
         record = etree.Element(_E + "record", systemIdentifier=f"samsyn:document:{event.position}",
                                recordType=f"document ({d['document_kind']})",
-                               recordPhysicalOrDigital="digital")
+                               recordPhysicalOrDigital="digital", nsmap=NSMAP)
         el(record, "objectId", d["document_ref"])
         el(record, "extraId", d["sha256"], extraIdType="SHA-256")
         if d.get("media_type"):
