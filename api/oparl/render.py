@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from projections.oparl import Catalogue, OParlRecord, body_of, oid
+from projections.oparl import Catalogue, OParlRecord, oid
 from projections.queries import ReadModels
 
 JSON = dict[str, Any]
@@ -356,5 +356,3 @@ PAPERS: dict[str, Callable[[Renderer, OParlRecord], JSON]] = {
     "matter": _matter_paper, "motion": _motion_paper, "recommendation": _recommendation_paper,
     "consultation round": _consultation_round_paper, "agreement": _agreement_paper,
 }
-
-__all__ = ["Renderer", "body_of"]
