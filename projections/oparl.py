@@ -21,6 +21,7 @@ paragraph, a decision, a motion put to it) a Consultation; each registered docum
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,8 +40,10 @@ LISTED = ("Organization", "Person", "Membership", "Meeting", "AgendaItem", "Pape
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:samsyn:oparl")
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def oid(kind: str, *parts: str) -> str:
-    """A stable object id: the same entity always gets the same id, on any store."""
+    """A stable object id: the same entity always gets the same id, on any store (memoised:
+    a fold asks for the same few ids again and again, and UUIDv5 is most of its time)."""
     return uuid5(_NAMESPACE, "|".join([kind, *(normalise_ref(p) for p in parts)])).hex
 
 
