@@ -128,6 +128,8 @@ def _page(request: Request, records: list[OParlRecord], chosen: Filters,
 
 @router.get("/system", summary="The OParl system: the entry point")
 async def system(request: Request, account: CurrentAccount) -> JSON:
+    """The OParl 1.1 System object: where an OParl client starts; every other object is
+    reached by following links from here."""
     def answer() -> JSON:
         with _reading(request) as renderer:
             return renderer.system()
@@ -137,6 +139,7 @@ async def system(request: Request, account: CurrentAccount) -> JSON:
 @router.get("/bodies", summary="Every Body (one per organisation)")
 async def bodies(request: Request, account: CurrentAccount,
                  chosen: Annotated[Filters, Depends(filters)]) -> JSON:
+    """Every Body (one per organisation of the ledger), paged and filtered as OParl lists."""
     def answer() -> JSON:
         with _reading(request) as renderer:
             records = [renderer.c.records[o] for o in renderer.c.bodies]
@@ -147,6 +150,9 @@ async def bodies(request: Request, account: CurrentAccount,
 @router.get("/body/{body}/{kind}", summary="A Body's list of objects of one type")
 async def body_list(request: Request, account: CurrentAccount, body: str, kind: str,
                     chosen: Annotated[Filters, Depends(filters)]) -> JSON:
+    """A Body's objects of one type (organizations, persons, memberships, meetings,
+    agenda-items, papers, consultations, files) in a stable order, paged, filtered by
+    created/modified time; voided ones as deleted objects when ``modified_since`` is given."""
     if kind not in LIST_TYPES:
         raise HTTPException(404, f"no OParl list {kind!r}")
 
@@ -162,6 +168,7 @@ async def body_list(request: Request, account: CurrentAccount, body: str, kind: 
 @router.get("/organization/{organization}/meetings", summary="An Organization's meetings")
 async def organization_meetings(request: Request, account: CurrentAccount, organization: str,
                                 chosen: Annotated[Filters, Depends(filters)]) -> JSON:
+    """The meetings of one Organization (a body of an organisation), as an OParl list."""
     def answer() -> JSON:
         with _reading(request) as renderer:
             found = renderer.c.get("Organization", organization)
@@ -175,6 +182,7 @@ async def organization_meetings(request: Request, account: CurrentAccount, organ
 
 @router.get("/{kind}/{object_id}", summary="One OParl object")
 async def one(request: Request, account: CurrentAccount, kind: str, object_id: str) -> JSON:
+    """One OParl object at its own URL (a voided one as a deleted object)."""
     if kind not in TYPES:
         raise HTTPException(404, f"no OParl object type {kind!r}")
 
