@@ -27,7 +27,9 @@ from api.oparl.render import JSON, LIST_TYPES, TYPES, Renderer
 from ledger.application import Ledger
 from projections.oparl import Catalogue, OParlRecord
 
-router = APIRouter(prefix="/oparl/v1", tags=["oparl"])
+#: Not in Samsyn's OpenAPI document: the facade's contract is OParl 1.1 and its JSON Schemas
+#: (tests/oparl validates every object against them), not Samsyn's own /v1 API.
+router = APIRouter(prefix="/oparl/v1", tags=["oparl"], include_in_schema=False)
 
 #: Objects per page unless the client asks for another ``limit`` (at most ``MAX_LIMIT``).
 PAGE_SIZE = 100
