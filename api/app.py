@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import __version__, openapi, problems
 from api import dashboard as dashboard_page
 from api.accounts import AccountStore
+from api.oparl import router as oparl_router
 from api.routes import dashboard, entries, feed, imports, integrity, registrar
 from ledger.application import Ledger
 from ledger.errors import StoreUnavailable
@@ -266,6 +267,7 @@ def create_app(
     app.include_router(dashboard.router)
     app.include_router(integrity.router)
     app.include_router(dashboard_page.router)
+    app.include_router(oparl_router)
     app.mount(dashboard_page.STATIC_PATH, dashboard_page.static_files(), name="dashboard-static")
     return app
 

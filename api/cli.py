@@ -8,8 +8,10 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from api import __version__, integrity_cli
+from api.archive import cli as archive_cli
 from ledger.errors import SamsynError
 from ledger.settings import get_settings
 
@@ -330,13 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an organisation a registrar acts for (repeat for several)")
     token.set_defaults(func=_token)
     integrity_cli.add_parsers(sub)
+    archive_cli.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace, **context: Any) -> int:
+    """Run a parsed command (``context``: the settings and schema tests give), turning a
+    refusal into one line on stderr and an exit status."""
     try:
-        return int(args.func(args))
+        return int(args.func(args, **context))
     except SamsynError as e:
         where = "; ".join(f"{p.field}: {p.reason}" for p in e.problems[:5])
         print(f"samsyn: {e.detail}" + (f" ({where})" if where else ""), file=sys.stderr)
