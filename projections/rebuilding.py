@@ -190,6 +190,9 @@ def _build(
             with database.transaction(write=False) as tx:
                 position = tracked(tx, [AUDIT.name])[AUDIT.name][0]
         _materialise_all(database, pool, folded, facts, held, writer)
+    for model in models:
+        if model is not AUDIT and not isinstance(model, FoldedReadModel):
+            model.finish(database, facts, REBUILD_SUFFIX)  # built from the filed entries
     return position
 
 

@@ -29,9 +29,10 @@ from typing import Any
 import snowballstemmer
 
 from ledger.database import PostgresTx, Tx
+from projections.db import Database
 from projections.derivations import primary_date
 from projections.events import CORRECTED, CREATED, MATTER_DOCUMENT_REGISTERED, VOIDED
-from projections.facts import FactTables, Item
+from projections.facts import FactTables, Item, loads
 from projections.readmodel import ReadModel
 
 #: Fields whose words are searched, at any depth of an entry (points' texts included).
@@ -94,6 +95,22 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """What the index reads of an entry: its entity, the event and its data."""
+
+    key: str
+    kind: str
+    ref: str | None
+    event_type: str
+    data: Mapping[str, Any]
+    recorded_at: int
+
+
+#: Entries indexed per transaction when a rebuild builds the index from the audit trail.
+FINISH_PAGE = 5000
+
+
+@dataclass(frozen=True)
 class SearchTables:
     doc: str
     fts: str
@@ -142,20 +159,41 @@ class SearchModel(ReadModel):
     ) -> None:
         t = search_tables(suffix)
         for item in items:
-            if item.event_type == CREATED.get(item.kind) and item.ref is not None:
-                self._put(tx, t, item.key, item.kind, item.ref, item.data, item.recorded_at,
-                          primary_date(item.event_type, item.data), _case_number(item.data))
-            elif item.event_type == MATTER_DOCUMENT_REGISTERED:
-                ref = str(item.data.get("document_ref", ""))
-                found = tx.query(f"SELECT matter FROM {tx.table(t.doc)} WHERE key = ?",
-                                 [item.key])
-                self._put(tx, t, f"{item.key}/{ref}", "document", ref, item.data,
-                          item.recorded_at, primary_date(item.event_type, item.data),
-                          found[0][0] if found else None)
-            elif item.event_type.endswith(CORRECTED):
-                self._correct(tx, t, item)
-            elif item.event_type.endswith(VOIDED):
-                tx.execute(f"UPDATE {tx.table(t.doc)} SET voided = 1 WHERE key = ?", [item.key])
+            self._apply(tx, t, Entry(item.key, item.kind, item.ref, item.event_type,
+                                     item.data, item.recorded_at))
+
+    def finish(self, database: Database, facts: FactTables, suffix: str) -> None:
+        """A rebuild files entries in the audit trail only: the index is then built from
+        the filed entries, in ledger order, a page per transaction."""
+        t = search_tables(suffix)
+        after = 0
+        while True:
+            with database.transaction(write=True) as tx:
+                rows = tx.query(
+                    f"SELECT position, entity, kind, ref, event_type, data, recorded_at"
+                    f" FROM {tx.table(facts.entry)} WHERE position > ? ORDER BY position"
+                    " LIMIT ?", [after, FINISH_PAGE])
+                for _, entity, kind, ref, event_type, data, recorded_at in rows:
+                    self._apply(tx, t, Entry(entity, kind, ref, event_type, loads(data),
+                                             recorded_at))
+            if len(rows) < FINISH_PAGE:
+                return
+            after = rows[-1][0]
+
+    def _apply(self, tx: Tx, t: SearchTables, entry: Entry) -> None:
+        if entry.event_type == CREATED.get(entry.kind) and entry.ref is not None:
+            self._put(tx, t, entry.key, entry.kind, entry.ref, entry.data, entry.recorded_at,
+                      primary_date(entry.event_type, entry.data), _case_number(entry.data))
+        elif entry.event_type == MATTER_DOCUMENT_REGISTERED:
+            ref = str(entry.data.get("document_ref", ""))
+            found = tx.query(f"SELECT matter FROM {tx.table(t.doc)} WHERE key = ?", [entry.key])
+            self._put(tx, t, f"{entry.key}/{ref}", "document", ref, entry.data,
+                      entry.recorded_at, primary_date(entry.event_type, entry.data),
+                      found[0][0] if found else None)
+        elif entry.event_type.endswith(CORRECTED):
+            self._correct(tx, t, entry)
+        elif entry.event_type.endswith(VOIDED):
+            tx.execute(f"UPDATE {tx.table(t.doc)} SET voided = 1 WHERE key = ?", [entry.key])
 
     def _put(self, tx: Tx, t: SearchTables, key: str, kind: str, ref: str,
              data: Mapping[str, Any], recorded_at: int, on: str | None,
@@ -177,7 +215,7 @@ class SearchModel(ReadModel):
         tx.execute(f"DELETE FROM {tx.table(t.fts)} WHERE key = ?", [key])
         tx.insert(t.fts, ("key", "stems"), [(key, " ".join(stems(words)))])
 
-    def _correct(self, tx: Tx, t: SearchTables, item: Item) -> None:
+    def _correct(self, tx: Tx, t: SearchTables, item: Entry) -> None:
         """A corrected text is searched as corrected; a corrected date dates the thing."""
         field, value = item.data["field"], item.data["right_value"]
         rows = tx.query(f"SELECT words, title FROM {tx.table(t.doc)} WHERE key = ?", [item.key])
