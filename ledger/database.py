@@ -328,13 +328,15 @@ class Database:
             with self._sqlite_transaction(write) as tx:
                 yield tx
 
-    def connect_postgres(self) -> psycopg.Connection[Row]:
-        """A dedicated autocommit connection (for LISTEN)."""
+    def connect_postgres(self, **options: Any) -> psycopg.Connection[Row]:
+        """A dedicated autocommit connection (for LISTEN, for a leader's lock); ``options``
+        are libpq's (``application_name``, ``keepalives_idle``, ...)."""
         return psycopg.connect(
             self.settings.database_url,
             autocommit=True,
             connect_timeout=int(max(1, self.settings.db_connect_timeout)),
-            options=postgres_options(self.settings),
+            options=f"{postgres_options(self.settings)} {options.pop('options', '')}".strip(),
+            **options,
         )
 
     def _unavailable(self, error: Exception) -> StoreUnavailable:
