@@ -134,7 +134,8 @@ def test_three_processes_run_one_projector_and_one_sealer_and_survive_a_kill_min
                             log_origin="test.samsyn.example/processes")
         prepare_store(settings)
         token = AccountStore(settings).create("admin", "admin", [])
-        env = {"SAMSYN_DATABASE_URL": url, "SAMSYN_SIGNING_KEY_PATH": str(settings.signing_key_path),
+        env = {"SAMSYN_DATABASE_URL": url,
+               "SAMSYN_SIGNING_KEY_PATH": str(settings.signing_key_path),
                "SAMSYN_LOG_ORIGIN": "test.samsyn.example/processes",
                "SAMSYN_LEADER_POLL_INTERVAL": "0.5", "SAMSYN_CHECKPOINT_INTERVAL": "1"}
         processes = [serve(tmp_path, f"api-{n}", env) for n in range(3)]
