@@ -9,9 +9,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ledger.application import Ledger
+from ledger.integrity.log import IntegrityLog
+from ledger.integrity.sealer import Sealer
 from ledger.leadership import NAMESPACE, Leadership, process_name
 from ledger.settings import Settings
+from ledger.storage import persistence_env
+from projections.runner import ProjectionRunner
 from tests.backends import POSTGRES_URL, storage
+from tests.ledger.world import run, world
 
 QUICK = {"leader_poll_interval": 0.05}
 
@@ -107,3 +113,69 @@ def test_nobody_leads_once_the_leader_released(tmp_path: Path, role: str) -> Non
             assert onlooker.leader() is None
         finally:
             onlooker.release()
+
+
+# -- the projector and the sealer under leadership ---------------------------------------------
+
+
+def test_of_two_runners_one_projects_and_the_other_follows_what_it_committed(
+    tmp_path: Path,
+) -> None:
+    with storage("postgres", tmp_path) as (settings, schema):
+        quick = settings.model_copy(update=QUICK)
+        ledger = Ledger(env=persistence_env(quick, schema=schema))
+        world(ledger)
+        runners = [ProjectionRunner(quick, schema=schema, poll_interval=0.1,
+                                    leadership=Leadership(quick, "projector", schema=schema))
+                   for _ in range(2)]
+        try:
+            for runner in runners:
+                runner.start()
+            assert sorted(runner.leading for runner in runners) == [False, True]
+            [leader] = [runner for runner in runners if runner.leading]
+            [standby] = [runner for runner in runners if not runner.leading]
+            standby.wait_until(ledger.max_position())  # what the leader committed
+
+            leader.stop()
+            assert eventually(lambda: standby.leading)
+            run(ledger, {"type": "RegisterOrganisation", "ref": "Delta", "name": "Delta org",
+                         "kind": "principal", "registered_on": "2020-01-01"})
+            standby.wait_until(ledger.max_position())
+        finally:
+            for runner in runners:
+                runner.stop()
+            ledger.close()
+
+
+def test_of_two_sealers_one_seals_and_a_standby_signs_nothing(tmp_path: Path) -> None:
+    with storage("postgres", tmp_path) as (settings, schema):
+        quick = settings.model_copy(update=QUICK)
+        ledger = Ledger(env=persistence_env(quick, schema=schema))
+        world(ledger)
+        logs = [IntegrityLog(quick, schema=schema, ledger=ledger) for _ in range(2)]
+        sealers = [Sealer(log, ledger, interval=0.05,
+                          leadership=Leadership(quick, "sealer", schema=schema))
+                   for log in logs]
+        try:
+            for sealer in sealers:
+                sealer.start()
+            [leader] = [sealer for sealer in sealers if sealer.leading]
+            [standby] = [sealer for sealer in sealers if not sealer.leading]
+            standby.wait_sealed(ledger.max_position())  # sealed by the leader, seen here
+            assert eventually(lambda: logs[0].latest_checkpoint() is not None)
+            signed = len(logs[0].checkpoints())
+            run(ledger, {"type": "RegisterOrganisation", "ref": "Delta", "name": "Delta org",
+                         "kind": "principal", "registered_on": "2020-01-01"})
+            standby.wait_sealed(ledger.max_position())  # sealed, not yet signed (60 s)
+
+            standby.stop()  # a standby signs no last checkpoint on the way out
+            assert len(logs[0].checkpoints()) == signed
+            leader.stop()  # the leader does
+            assert len(logs[0].checkpoints()) == signed + 1
+            assert logs[0].size == len(ledger.read(0, 1000))
+        finally:
+            for sealer in sealers:
+                sealer.stop()
+            for log in logs:
+                log.close()
+            ledger.close()
