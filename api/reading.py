@@ -9,7 +9,8 @@ the ledger position its command reached (``X-Samsyn-Position``, and ``ledger_pos
 the body), and a read given that position (``min_position``, or the
 ``X-Samsyn-Min-Position`` header) answers only once what serves it has reached it: the read
 models, for the dashboard's routes; the replicated ledger, for the feed. It waits at most
-``read_wait`` seconds, then answers 503 (``not-caught-up``) with ``Retry-After``.
+``read_wait`` seconds, then answers 503 (``not-caught-up``) with ``Retry-After``. A
+position beyond the ledger's last one (on the primary) is no position a 201 named: 422.
 """
 
 from __future__ import annotations
@@ -116,20 +117,34 @@ async def min_position(
 MinPosition = Annotated[int | None, Depends(min_position)]
 
 
-async def wait_for(reached: Callable[[], int], position: int, timeout: float,
-                   what: str) -> int:
+async def wait_for(reached: Callable[[], int], head: Callable[[], int], position: int,
+                   timeout: float, what: str) -> int:
     """Wait until ``reached()`` is at least ``position`` (at most ``timeout`` seconds) and
-    answer it; raise :class:`~ledger.errors.NotCaughtUp` if it is not."""
+    answer it. A position beyond the ledger's ``head()`` (the primary's) is no position a
+    201 named: refused at once. Raises :class:`~ledger.errors.NotCaughtUp` if the position
+    is not reached in time."""
     deadline = time.monotonic() + timeout
-    while True:
-        now = await run_in_threadpool(reached)
-        if now >= position:
-            return now
+    now = await run_in_threadpool(reached)
+    if now < position:
+        last = await run_in_threadpool(head)
+        if position > last:
+            raise InvalidCommand(
+                f"min_position {position} is beyond the ledger's last position {last}",
+                [Problem("min_position", f"at most {last}, the position of the last entry")])
+    while now < position:
         if time.monotonic() >= deadline:
             raise NotCaughtUp(
                 f"{what} had reached position {now}, not {position}, after {timeout:g} s; "
                 "retry shortly", [Problem("min_position", f"not reached yet (at {now})")])
         await asyncio.sleep(POLL_SECONDS)
+        now = await run_in_threadpool(reached)
+    return now
+
+
+def primary_head(request: Request) -> Callable[[], int]:
+    """The ledger's last position, as the primary knows it."""
+    sources: ReadSources = request.app.state.read_sources
+    return sources.primary.ledger.max_position
 
 
 def _source(request: Request) -> ReadSource:
@@ -144,8 +159,8 @@ async def read_models(request: Request, position: MinPosition) -> ReadModels:
     source = _source(request)
     if position is not None:
         settings: Settings = request.app.state.settings
-        await wait_for(source.read_models.position, position, settings.read_wait,
-                       f"the read models ({source.name})")
+        await wait_for(source.read_models.position, primary_head(request), position,
+                       settings.read_wait, f"the read models ({source.name})")
     return source.read_models
 
 
@@ -154,8 +169,8 @@ async def feed_ledger(request: Request, position: MinPosition) -> Ledger:
     source = _source(request)
     if position is not None:
         settings: Settings = request.app.state.settings
-        await wait_for(source.ledger.max_position, position, settings.read_wait,
-                       f"the ledger ({source.name})")
+        await wait_for(source.ledger.max_position, primary_head(request), position,
+                       settings.read_wait, f"the ledger ({source.name})")
     return source.ledger
 
 

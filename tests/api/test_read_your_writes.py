@@ -66,15 +66,25 @@ def test_the_position_may_be_given_as_a_header(service: Service) -> None:
 def test_a_position_not_reached_in_time_is_a_503_with_retry_after(service: Service) -> None:
     app = service.client.app
     app.state.settings = app.state.settings.model_copy(update={"read_wait": 0.1})  # type: ignore[attr-defined]
-    ahead = service.ledger.max_position() + 1000
+    app.state.runner.stop()  # type: ignore[attr-defined]  # the read models stand still
+    written = service.client.post("/v1/agreements", json=agreement(1),
+                                  headers=service.auth("admin"))
+    answer = service.client.get("/v1/agreements",
+                                params={"min_position": written.json()["ledger_position"]})
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["Retry-After"] == "1"
+    problem = answer.json()
+    assert problem["type"].endswith("/not-caught-up")
+    assert problem["errors"][0]["field"] == "min_position"
+
+
+def test_a_position_beyond_the_ledger_s_last_is_refused_naming_it(service: Service) -> None:
+    beyond = service.ledger.max_position() + 1
     for path in ("/v1/agreements", "/v1/events"):
-        answer = service.client.get(path, params={"min_position": ahead})
-        assert answer.status_code == 503
-        assert answer.headers["content-type"] == "application/problem+json"
-        assert answer.headers["Retry-After"] == "1"
-        problem = answer.json()
-        assert problem["type"].endswith("/not-caught-up")
-        assert problem["errors"][0]["field"] == "min_position"
+        answer = service.client.get(path, params={"min_position": beyond})
+        assert answer.status_code == 422
+        assert answer.json()["errors"][0]["field"] == "min_position"
 
 
 def test_a_min_position_header_that_is_no_position_is_refused_naming_it(
