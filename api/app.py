@@ -283,13 +283,13 @@ def create_app(
     return app
 
 
-def prepare_store(settings: Settings) -> None:
+def prepare_store(settings: Settings, schema: str | None = None) -> None:
     """Make what the service processes share, once, before they start: the ledger's tables
     (and the demo, if wanted), the read models' and the integrity log's, the signing key."""
-    open_ledger(settings).close()
-    ReadModels(settings).close()
-    IntegrityLog(settings).close()
-    AccountStore(settings)
+    open_ledger(settings, schema).close()
+    ReadModels(settings, schema=schema).close()
+    IntegrityLog(settings, schema=schema).close()
+    AccountStore(settings, schema)
 
 
 def served_app() -> FastAPI:

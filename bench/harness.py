@@ -250,17 +250,18 @@ def free_port() -> int:
 
 @contextmanager
 def service(settings: Settings, schema: str | None, workdir: Path, *, split: bool = False,
-            ) -> Iterator[tuple[str, int]]:
-    """``samsyn serve`` (one uvicorn process, as deployed) on a free loopback port: its URL
-    and process id. ``split``: the service leaves the read models to a ``samsyn project``
-    process and sealing to a ``samsyn seal`` process, started first."""
+            workers: int = 1) -> Iterator[tuple[str, int]]:
+    """``samsyn serve`` (one uvicorn process, or ``workers`` of them) on a free loopback
+    port: its URL and process id. ``split``: the service leaves the read models to a
+    ``samsyn project`` process and sealing to a ``samsyn seal`` process, started first."""
     port = free_port()
     base = [sys.executable, "-m", "bench.server", "--database-url", settings.database_url,
             "--signing-key-path", str(workdir / "signing.key")]
     if schema:
         base += ["--schema", schema]
     roles = [("project", []), ("seal", [])] if split else []
-    roles.append(("serve", ["--port", str(port)] + (["--split"] if split else [])))
+    roles.append(("serve", ["--port", str(port), "--workers", str(workers)]
+                  + (["--split"] if split else [])))
     processes: list[subprocess.Popen[bytes]] = []
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -291,16 +292,19 @@ def service(settings: Settings, schema: str | None, workdir: Path, *, split: boo
 
 
 @contextmanager
-def prepared(backend: str, scale: Scale, *, split: bool = False) -> Iterator[Context]:
+def prepared(backend: str, scale: Scale, *, split: bool = False,
+             workers: int = 1) -> Iterator[Context]:
     """A fresh store with the scale's history, an admin token, and the service over it
-    (``split``: with the read models and sealing in processes of their own)."""
+    (``split``: with the read models and sealing in processes of their own; ``workers``:
+    that many service processes)."""
     with fresh_store(backend) as (settings, schema, workdir):
         log(f"{backend}: loading a synthetic history of {scale.history_events:,} events")
         facts = load_history(settings, schema, scale.history_events)
         log(f"{backend}: {facts.events:,} events in {facts.seconds:.1f} s "
             f"({facts.events / facts.seconds:,.0f} events/s through execute_many)")
         token = AccountStore(settings, schema).create("bench-admin", "admin", [])
-        with service(settings, schema, workdir, split=split) as (base_url, pid):
+        with service(settings, schema, workdir, split=split, workers=workers) as (base_url,
+                                                                                  pid):
             yield Context(backend, scale, settings, schema, workdir, base_url, token, facts,
                           pid)
 

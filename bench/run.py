@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", action="store_true",
                         help="run the read models (samsyn project) and sealing (samsyn seal) "
                         "in processes of their own beside the service")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="service processes (samsyn serve --workers N; PostgreSQL only)")
     args = parser.parse_args(argv)
 
     for module in MODULES:
@@ -122,13 +124,20 @@ def main(argv: list[str] | None = None) -> int:
         selected = [REGISTRY[n] for n in names if backend in REGISTRY[n].backends]
         if not selected:
             continue
-        with prepared(backend, scale, split=args.split) as ctx:
+        if args.workers > 1 and backend != "postgres":
+            log(f"{backend}: skipped, --workers {args.workers} needs PostgreSQL")
+            continue
+        with prepared(backend, scale, split=args.split, workers=args.workers) as ctx:
             for bench in selected:
                 log(f"{backend}: {bench.title}")
                 measured = bench.run(ctx)
                 if args.split:
                     measured = [dataclasses.replace(r, note=f"{r.note}; {SPLIT}".lstrip("; "))
                                 for r in measured]
+                if args.workers > 1:
+                    measured = [dataclasses.replace(
+                        r, note=f"{r.note}; {args.workers} service processes".lstrip("; "))
+                        for r in measured]
                 results += measured
     print()
     print(table(results))
