@@ -46,7 +46,8 @@ NAMESPACE = "samsyn-leader"
 apart from the one-key transaction locks of :meth:`ledger.database.Tx.lock_schema`."""
 
 #: Server-side TCP keepalives on a leader's connection: a leader whose host vanished is
-#: noticed after idle + interval x count seconds, and its lock released.
+#: noticed after idle + interval x count seconds, and its lock released. The same values
+#: are set on the client's side, so that a leader cut off from the server learns it as soon.
 KEEPALIVES = "-c tcp_keepalives_idle=4 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
 
 
@@ -95,7 +96,8 @@ class Leadership:
             if self._conn is None:
                 self._conn = self._database.connect_postgres(
                     application_name=f"samsyn {self.role} {process_name()}"[:63],
-                    options=KEEPALIVES,
+                    options=KEEPALIVES, keepalives=1, keepalives_idle=4,
+                    keepalives_interval=2, keepalives_count=3,
                 )
             if self._leading:
                 self._conn.execute("SELECT 1")
