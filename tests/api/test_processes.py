@@ -4,6 +4,8 @@ at work, handed over within seconds when their process is killed, nothing lost."
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +20,14 @@ import uvicorn
 from api import cli
 from api.accounts import AccountStore
 from api.app import prepare_store
+from ledger.application import Ledger
+from ledger.integrity.log import IntegrityLog
 from ledger.leadership import NAMESPACE
 from ledger.settings import Settings, get_settings
+from ledger.storage import persistence_env
+from projections.queries import ReadModels
 from tests.api.processes import Served, scratch_database, serve, wait_ready
+from tests.ledger.world import world
 
 TAKE_OVER_SECONDS = 5.0
 
@@ -203,3 +210,55 @@ def test_three_processes_run_one_projector_and_one_sealer_and_survive_a_kill_min
         finally:
             for served in processes:
                 served.stop()
+
+
+def holders(url: str, role: str) -> list[int]:
+    """Process ids (as PostgreSQL's clients name them) holding ``role``'s leadership."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+            " AND l.classid = hashtext(%s)::oid AND a.application_name LIKE %s",
+            (NAMESPACE, f"samsyn {role} %")).fetchall()
+    return [int(name.rsplit(":", 1)[1]) for (name,) in rows]
+
+
+def test_project_and_seal_processes_stand_by_and_take_over(tmp_path: Path) -> None:
+    """``samsyn project`` and ``samsyn seal`` as their own processes, two of each, as the
+    Kubernetes manifests run them."""
+    with scratch_database() as url:
+        settings = Settings(database_url=url, demo_on_empty=False,
+                            signing_key_path=tmp_path / "signing.key",
+                            log_origin="test.samsyn.example/processes")
+        prepare_store(settings)
+        env = {**os.environ, "SAMSYN_DATABASE_URL": url, "SAMSYN_LOG_FORMAT": "json",
+               "SAMSYN_SIGNING_KEY_PATH": str(settings.signing_key_path),
+               "SAMSYN_LOG_ORIGIN": "test.samsyn.example/processes",
+               "SAMSYN_LEADER_POLL_INTERVAL": "0.5"}
+        started = {(role, n): subprocess.Popen(
+            [sys.executable, "-m", "api.cli", role], env=env, cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for role in ("project", "seal") for n in range(2)}
+        ledger = Ledger(env=persistence_env(settings))
+        models = ReadModels(settings)
+        try:
+            for role in ("projector", "sealer"):
+                assert until(lambda role=role: len(holders(url, role)) == 1, 60)  # type: ignore[misc]
+            [leader] = holders(url, "projector")
+            [victim] = [p for p in started.values() if p.pid == leader]
+            victim.kill()
+            victim.wait(10)
+            successor = until(lambda: holders(url, "projector"), TAKE_OVER_SECONDS)
+            assert successor and successor != [leader]
+
+            world(ledger)
+            head = ledger.max_position()
+            assert until(lambda: models.position() >= head, 60)
+            with IntegrityLog(settings) as integrity:
+                assert until(lambda: integrity.sealed_position >= head, 60)
+        finally:
+            models.close()
+            ledger.close()
+            for process in started.values():
+                process.terminate()
+                process.wait(15)
