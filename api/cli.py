@@ -28,6 +28,12 @@ def port_in_use(host: str, port: int) -> str | None:
     return None
 
 
+WORKER_START_SECONDS = 60
+"""How long uvicorn lets a worker of ``serve --workers N`` take to answer its supervisor.
+Uvicorn's 5 s default killed every worker still importing and opening the ledger on a busy
+machine, and started another, forever."""
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -64,7 +70,8 @@ def _serve(args: argparse.Namespace) -> int:
         # for them; the workers (fresh interpreters) read their settings from the environment.
         prepare_store(settings)
         os.environ["SAMSYN_DEMO_ON_EMPTY"] = "false"
-        uvicorn.run("api.app:served_app", factory=True, workers=workers, **where)
+        uvicorn.run("api.app:served_app", factory=True, workers=workers,
+                    timeout_worker_healthcheck=WORKER_START_SECONDS, **where)
         return 0
     try:
         uvicorn.run(create_app(settings, freeze_heap=True), **where)

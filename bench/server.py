@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import configure, create_app, prepare_store
+from api.cli import WORKER_START_SECONDS
 from ledger.integrity.sealer import seal_forever
 from ledger.settings import Settings
 from projections.runner import run_forever
@@ -60,7 +61,8 @@ def main() -> None:
             "SAMSYN_SEAL_IN_PROCESS": str(not args.split).lower(),
             SCHEMA_VARIABLE: args.schema or ""})
         uvicorn.run("bench.server:worker_app", factory=True, workers=args.workers,
-                    host="127.0.0.1", port=args.port, log_config=None, access_log=False)
+                    timeout_worker_healthcheck=WORKER_START_SECONDS, host="127.0.0.1",
+                    port=args.port, log_config=None, access_log=False)
     else:
         uvicorn.run(create_app(settings, schema=args.schema, freeze_heap=True),
                     host="127.0.0.1", port=args.port, log_config=None, access_log=False)

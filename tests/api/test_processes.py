@@ -75,6 +75,7 @@ def test_workers_are_uvicorn_processes_each_making_the_service_from_the_environm
         [(app, options)] = calls
         assert app == "api.app:served_app" and options["factory"] is True
         assert options["workers"] == 4 and options["port"] == 8124
+        assert options["timeout_worker_healthcheck"] == cli.WORKER_START_SECONDS
         # The parent made the store (and loaded the demo) once; the workers will not.
         with psycopg.connect(url) as conn:
             [(entries,)] = conn.execute("SELECT count(*) FROM samsyn_events").fetchall()
@@ -262,3 +263,30 @@ def test_project_and_seal_processes_stand_by_and_take_over(tmp_path: Path) -> No
             for process in started.values():
                 process.terminate()
                 process.wait(15)
+
+
+def test_serve_with_workers_runs_that_many_processes_with_one_projector_among_them(
+    tmp_path: Path,
+) -> None:
+    with scratch_database() as url:
+        env = {"SAMSYN_DATABASE_URL": url, "SAMSYN_SIGNING_KEY_PATH": str(tmp_path / "key"),
+               "SAMSYN_LOG_ORIGIN": "test.samsyn.example/workers"}
+        served = serve(tmp_path, "workers", env, "--workers", "2")
+        try:
+            wait_ready(served)
+            seen: dict[str, dict[str, str]] = {}
+
+            def both_answered() -> bool:
+                answer = served.ready()
+                if answer is not None:
+                    seen[str(answer["process"])] = answer["roles"]  # type: ignore[assignment]
+                return len(seen) == 2
+
+            assert until(both_answered, 60), f"only {sorted(seen)} answered"
+            pids = {int(name.rsplit(":", 1)[1]) for name in seen}
+            assert served.process.pid not in pids  # the parent only supervises
+            for role in ("projector", "sealer"):
+                assert until(lambda role=role: len(holders(url, role)) == 1, 30)  # type: ignore[misc]
+                assert set(holders(url, role)) <= pids
+        finally:
+            served.stop()
