@@ -8,13 +8,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import structlog
 import uvicorn
 
 from api import cli
@@ -42,6 +43,16 @@ def until(condition: Callable[[], Any], within: float) -> Any:
         time.sleep(0.05)
 
 
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """``samsyn serve`` configures the process's logging (caching loggers on first use); put
+    the tests' configuration back afterwards, so that later tests can capture log lines."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("logging_restored")
 def test_an_sqlite_ledger_is_served_by_one_process(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -57,6 +68,7 @@ def test_an_sqlite_ledger_is_served_by_one_process(
     assert line.startswith("samsyn: --workers 3 needs PostgreSQL")
 
 
+@pytest.mark.usefixtures("logging_restored")
 def test_workers_are_uvicorn_processes_each_making_the_service_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
