@@ -349,11 +349,11 @@ class Database:
             self._pool.open(wait=False)
             with self._pool.connection() as conn, conn.transaction():
                 cursor = conn.cursor()
+                if not write:  # before any query of the transaction
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 if self.schema is None:
                     found = cursor.execute("SELECT current_schema()").fetchone()
                     self.schema = str(found[0]) if found and found[0] else "public"
-                if not write:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield PostgresTx(cursor, self.schema, self.name)
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
             raise self._unavailable(e) from e
