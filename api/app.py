@@ -176,6 +176,18 @@ def ready(request: Request) -> dict[str, Any] | JSONResponse:
             "process": process_name(), "roles": roles(request.app)}
 
 
+def start_projector(settings: Settings, schema: str | None,
+                    ledger: Ledger) -> ProjectionRunner | None:
+    """The read models' runner of this process, competing to lead the projector role; None
+    when the read models are kept by another process (``samsyn project``)."""
+    if not settings.projections_in_process:
+        return None
+    runner = ProjectionRunner(settings, schema=schema, ledger=ledger,
+                              leadership=Leadership(settings, "projector", schema=schema))
+    runner.start()
+    return runner
+
+
 def create_app(
     settings: Settings | None = None,
     ledger: Ledger | None = None,
@@ -198,12 +210,7 @@ def create_app(
         owned = ledger is None
         if owned:
             attach(app, open_ledger(settings, schema))
-        runner = None
-        if settings.projections_in_process:
-            runner = ProjectionRunner(settings, schema=schema, ledger=app.state.ledger,
-                                      leadership=Leadership(settings, "projector", schema=schema))
-            runner.start()
-        app.state.runner = runner
+        runner = app.state.runner = start_projector(settings, schema, app.state.ledger)
         integrity_log = IntegrityLog(settings, schema=schema, ledger=app.state.ledger)
         integrity_log.guard(app.state.ledger)
         sealer = None
