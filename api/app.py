@@ -21,6 +21,7 @@ from api import __version__, openapi, problems
 from api import dashboard as dashboard_page
 from api.accounts import AccountStore
 from api.oparl import router as oparl_router
+from api.reading import ReadSources
 from api.routes import dashboard, entries, feed, imports, integrity, registrar
 from ledger.application import Ledger
 from ledger.errors import StoreUnavailable
@@ -29,6 +30,7 @@ from ledger.importing import load_demo
 from ledger.integrity.log import IntegrityLog
 from ledger.integrity.sealer import Sealer
 from ledger.integrity.witnessing import Witnessing
+from ledger.leadership import Leadership, process_name
 from ledger.logs import configure_logging
 from ledger.settings import Settings, get_settings
 from ledger.storage import persistence_env
@@ -140,6 +142,8 @@ class BodyLimit:
 def ready(request: Request) -> dict[str, Any] | JSONResponse:
     """Ready when the database answers, no read model has set aside an entry it failed
     on, and the read models are within ``READY_LAG`` entries of the ledger's head.
+    ``roles`` says what this process (``process``) is for the projector and the sealer:
+    leader, standby, or off (run elsewhere).
 
     Not ready (503) names each read model and the position of each entry it failed on,
     also as ``failures`` (read model, position, error, since, attempts)."""
@@ -168,7 +172,20 @@ def ready(request: Request) -> dict[str, Any] | JSONResponse:
     if head - projected > READY_LAG:
         raise HTTPException(503, f"the read models are {head - projected} entries behind",
                             headers={"Retry-After": "2"})
-    return {"status": "ready", "head": head, "read_models": projected}
+    return {"status": "ready", "head": head, "read_models": projected,
+            "process": process_name(), "roles": roles(request.app)}
+
+
+def start_projector(settings: Settings, schema: str | None,
+                    ledger: Ledger) -> ProjectionRunner | None:
+    """The read models' runner of this process, competing to lead the projector role; None
+    when the read models are kept by another process (``samsyn project``)."""
+    if not settings.projections_in_process:
+        return None
+    runner = ProjectionRunner(settings, schema=schema, ledger=ledger,
+                              leadership=Leadership(settings, "projector", schema=schema))
+    runner.start()
+    return runner
 
 
 def create_app(
@@ -193,18 +210,15 @@ def create_app(
         owned = ledger is None
         if owned:
             attach(app, open_ledger(settings, schema))
-        runner = None
-        if settings.projections_in_process:
-            runner = ProjectionRunner(settings, schema=schema, ledger=app.state.ledger)
-            runner.start()
-        app.state.runner = runner
+        runner = app.state.runner = start_projector(settings, schema, app.state.ledger)
         integrity_log = IntegrityLog(settings, schema=schema, ledger=app.state.ledger)
         integrity_log.guard(app.state.ledger)
         sealer = None
         if settings.seal_in_process:
             sealer = Sealer(integrity_log, app.state.ledger,
                             checkpoint_every=settings.checkpoint_interval,
-                            witnessing=Witnessing.from_settings(integrity_log, settings))
+                            witnessing=Witnessing.from_settings(integrity_log, settings),
+                            leadership=Leadership(settings, "sealer", schema=schema))
             sealer.start()
         app.state.integrity = integrity_log
         app.state.sealer = sealer
@@ -219,6 +233,7 @@ def create_app(
         integrity_log.close()
         if runner is not None:
             runner.stop()
+        app.state.read_sources.close()
         if owned:
             app.state.read_models.close()
             app.state.accounts.close()
@@ -229,6 +244,8 @@ def create_app(
         app.state.accounts = AccountStore(settings, schema)
         app.state.committer = GroupCommitter(opened)
         app.state.read_models = ReadModels(settings, schema=schema)
+        app.state.read_sources = ReadSources.open(settings, schema, app.state.read_models,
+                                                  opened)
 
     app = FastAPI(
         title="Samsyn",
@@ -241,6 +258,7 @@ def create_app(
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
+    app.state.runner = app.state.sealer = None
     if ledger is not None:
         attach(app, ledger)
     problems.install(app)
@@ -270,6 +288,36 @@ def create_app(
     app.include_router(oparl_router)
     app.mount(dashboard_page.STATIC_PATH, dashboard_page.static_files(), name="dashboard-static")
     return app
+
+
+def prepare_store(settings: Settings, schema: str | None = None) -> None:
+    """Make what the service processes share, once, before they start: the ledger's tables
+    (and the demo, if wanted), the read models' and the integrity log's, the signing key."""
+    open_ledger(settings, schema).close()
+    ReadModels(settings, schema=schema).close()
+    IntegrityLog(settings, schema=schema).close()
+    AccountStore(settings, schema)
+
+
+def served_app() -> FastAPI:
+    """The service of one worker of ``samsyn serve --workers N``, configured from the
+    environment (uvicorn calls this in each worker process)."""
+    settings = get_settings()
+    configure(settings)
+    return create_app(settings, freeze_heap=True)
+
+
+def roles(app: FastAPI) -> dict[str, str]:
+    """What this process is for each role: leader, standby, or off (not run here)."""
+    runner: ProjectionRunner | None = app.state.runner
+    sealer: Sealer | None = app.state.sealer
+
+    def state(follower: ProjectionRunner | Sealer | None) -> str:
+        if follower is None:
+            return "off"
+        return "leader" if follower.leading else "standby"
+
+    return {"projector": state(runner), "sealer": state(sealer)}
 
 
 def configure(settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -27,12 +28,23 @@ def port_in_use(host: str, port: int) -> str | None:
     return None
 
 
+WORKER_START_SECONDS = 60
+"""How long uvicorn lets a worker of ``serve --workers N`` take to answer its supervisor.
+Uvicorn's 5 s default killed every worker still importing and opening the ledger on a busy
+machine, and started another, forever."""
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import configure, create_app
+    from api.app import configure, create_app, prepare_store
 
     settings = get_settings()
+    workers = args.workers
+    if workers > 1 and not settings.is_postgres:
+        print(f"samsyn: --workers {workers} needs PostgreSQL; an SQLite ledger is served by "
+              "one process (set SAMSYN_DATABASE_URL=postgresql://...)", file=sys.stderr)
+        return 2
     host, port = args.host or settings.host, args.port or settings.port
     busy = port_in_use(host, port)
     if busy is not None:
@@ -49,12 +61,20 @@ def _serve(args: argparse.Namespace) -> int:
         lock = ServiceLock(settings.sqlite_path)
         lock.acquire()  # one service per SQLite file, until it stops (or dies)
     configure(settings)
+    # Each request is logged once, by the service (with its request id, account and time).
+    # On SIGTERM, requests in flight get SHUTDOWN_GRACE seconds, then are abandoned.
+    where = {"host": host, "port": port, "log_config": None, "access_log": False,
+             "timeout_graceful_shutdown": SHUTDOWN_GRACE}
+    if workers > 1:
+        # Tables, the signing key and the demo are made once, here, before the workers race
+        # for them; the workers (fresh interpreters) read their settings from the environment.
+        prepare_store(settings)
+        os.environ["SAMSYN_DEMO_ON_EMPTY"] = "false"
+        uvicorn.run("api.app:served_app", factory=True, workers=workers,
+                    timeout_worker_healthcheck=WORKER_START_SECONDS, **where)
+        return 0
     try:
-        # Each request is logged once, by the service (with its request id, account, time).
-        # On SIGTERM, requests in flight get SHUTDOWN_GRACE seconds, then are abandoned.
-        uvicorn.run(create_app(settings, freeze_heap=True), host=host, port=port,
-                    log_config=None, access_log=False,
-                    timeout_graceful_shutdown=SHUTDOWN_GRACE)
+        uvicorn.run(create_app(settings, freeze_heap=True), **where)
     finally:
         if lock is not None:
             lock.release()
@@ -267,6 +287,12 @@ SAMSYN_DATABASE_URL, default sqlite:///samsyn.sqlite3). See README.md for them a
 """
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="samsyn", description=__doc__, epilog=GETTING_STARTED,
@@ -281,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="port to listen on (default SAMSYN_PORT, 8000)")
     serve.add_argument("--no-demo", action="store_true",
                        help="do not load the demo history into an empty ledger")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="service processes (PostgreSQL only); one of them at a time "
+                       "runs the read models' projector and one the sealer")
     serve.set_defaults(func=_serve)
     demo = sub.add_parser("demo", help="load the demo history (the real one from the seeds)",
                           description="Load the bundled demo history into an empty ledger.")

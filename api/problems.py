@@ -17,6 +17,7 @@ from ledger.errors import (
     ConflictError,
     IdempotencyKeyReused,
     InvalidCommand,
+    NotCaughtUp,
     NotPermitted,
     RuleViolation,
     SamsynError,
@@ -39,6 +40,7 @@ STATUS: dict[type[SamsynError], int] = {
     StoreUnavailable: 503,
     HistoryRegressed: 503,
     KeyIdentityError: 503,
+    NotCaughtUp: 503,
 }
 
 log = structlog.get_logger("samsyn.api")
@@ -84,7 +86,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SamsynError)
     async def samsyn_error(request: Request, error: SamsynError) -> JSONResponse:
         status = status_of(error)
-        headers = {"Retry-After": "5"} if status == 503 else None
+        retry = "1" if isinstance(error, NotCaughtUp) else "5"
+        headers = {"Retry-After": retry} if status == 503 else None
         return problem(status, error.kind, error.title, error.detail,
                        [{"field": p.field, "reason": p.reason} for p in error.problems], headers)
 

@@ -242,6 +242,11 @@ def load_history(settings: Settings, schema: str | None, events: int, seed: int 
 # The service --------------------------------------------------------------------------------
 
 
+#: How long the service may take to be ready: it projects the whole history first (20,000
+#: events took over a minute on the shared machine under load).
+READY_SECONDS = 600
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -250,17 +255,18 @@ def free_port() -> int:
 
 @contextmanager
 def service(settings: Settings, schema: str | None, workdir: Path, *, split: bool = False,
-            ) -> Iterator[tuple[str, int]]:
-    """``samsyn serve`` (one uvicorn process, as deployed) on a free loopback port: its URL
-    and process id. ``split``: the service leaves the read models to a ``samsyn project``
-    process and sealing to a ``samsyn seal`` process, started first."""
+            workers: int = 1) -> Iterator[tuple[str, int]]:
+    """``samsyn serve`` (one uvicorn process, or ``workers`` of them) on a free loopback
+    port: its URL and process id. ``split``: the service leaves the read models to a
+    ``samsyn project`` process and sealing to a ``samsyn seal`` process, started first."""
     port = free_port()
     base = [sys.executable, "-m", "bench.server", "--database-url", settings.database_url,
             "--signing-key-path", str(workdir / "signing.key")]
     if schema:
         base += ["--schema", schema]
     roles = [("project", []), ("seal", [])] if split else []
-    roles.append(("serve", ["--port", str(port)] + (["--split"] if split else [])))
+    roles.append(("serve", ["--port", str(port), "--workers", str(workers)]
+                  + (["--split"] if split else [])))
     processes: list[subprocess.Popen[bytes]] = []
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -269,7 +275,7 @@ def service(settings: Settings, schema: str | None, workdir: Path, *, split: boo
             with (workdir / name).open("wb") as logfile:
                 processes.append(subprocess.Popen([*base, "--role", role, *extra], cwd=ROOT,
                                                   stdout=logfile, stderr=logfile))
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + READY_SECONDS
         while True:
             with suppress(httpx.HTTPError):
                 if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
@@ -290,19 +296,47 @@ def service(settings: Settings, schema: str | None, workdir: Path, *, split: boo
                 process.wait()
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A fresh store with a history recorded in it, and an admin token."""
+
+    backend: str
+    scale: Scale
+    settings: Settings
+    schema: str | None
+    workdir: Path
+    token: str
+    history: HistoryFacts
+
+
 @contextmanager
-def prepared(backend: str, scale: Scale, *, split: bool = False) -> Iterator[Context]:
-    """A fresh store with the scale's history, an admin token, and the service over it
-    (``split``: with the read models and sealing in processes of their own)."""
+def loaded(backend: str, scale: Scale) -> Iterator[Loaded]:
+    """A fresh store with the scale's history and an admin token."""
     with fresh_store(backend) as (settings, schema, workdir):
         log(f"{backend}: loading a synthetic history of {scale.history_events:,} events")
         facts = load_history(settings, schema, scale.history_events)
         log(f"{backend}: {facts.events:,} events in {facts.seconds:.1f} s "
             f"({facts.events / facts.seconds:,.0f} events/s through execute_many)")
         token = AccountStore(settings, schema).create("bench-admin", "admin", [])
-        with service(settings, schema, workdir, split=split) as (base_url, pid):
-            yield Context(backend, scale, settings, schema, workdir, base_url, token, facts,
-                          pid)
+        yield Loaded(backend, scale, settings, schema, workdir, token, facts)
+
+
+@contextmanager
+def served(store: Loaded, *, split: bool = False, workers: int = 1) -> Iterator[Context]:
+    """The service over a loaded store (``split``: with the read models and sealing in
+    processes of their own; ``workers``: that many service processes)."""
+    with service(store.settings, store.schema, store.workdir, split=split,
+                 workers=workers) as (base_url, pid):
+        yield Context(store.backend, store.scale, store.settings, store.schema, store.workdir,
+                      base_url, store.token, store.history, pid)
+
+
+@contextmanager
+def prepared(backend: str, scale: Scale, *, split: bool = False,
+             workers: int = 1) -> Iterator[Context]:
+    """A fresh store with the scale's history, an admin token, and the service over it."""
+    with loaded(backend, scale) as store, served(store, split=split, workers=workers) as ctx:
+        yield ctx
 
 
 # Load generators ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.harness import BACKENDS, POSTGRES_URL, REGISTRY, SCALES, Result, log, prepared
+from bench.harness import BACKENDS, POSTGRES_URL, REGISTRY, SCALES, Result, loaded, log, served
 
 #: Modules whose import registers benchmarks (add yours here).
 MODULES = [
@@ -85,6 +85,26 @@ def table(results: list[Result]) -> str:
 SPLIT = "service, samsyn project and samsyn seal in three processes"
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        msg = f"{text!r} is not a comma-separated list of process counts such as 1,2,4"
+        raise argparse.ArgumentTypeError(msg)
+    return counts
+
+
+def noted(measured: list[Result], split: bool, workers: int) -> list[Result]:
+    """The results, their notes saying how the service ran."""
+    how = [SPLIT] if split else []
+    if workers > 1:
+        how.append(f"{workers} service processes (samsyn serve --workers {workers})")
+    return [dataclasses.replace(r, note="; ".join([r.note, *how]).strip("; "))
+            for r in measured]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run",
                                      description=(__doc__ or "").split("\n\n")[0])
@@ -99,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", action="store_true",
                         help="run the read models (samsyn project) and sealing (samsyn seal) "
                         "in processes of their own beside the service")
+    parser.add_argument("--workers", type=_counts, default=[1],
+                        help="service processes (samsyn serve --workers N; PostgreSQL only); "
+                        "several, comma-separated (1,2,4), measure each over one history")
     args = parser.parse_args(argv)
 
     for module in MODULES:
@@ -122,14 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         selected = [REGISTRY[n] for n in names if backend in REGISTRY[n].backends]
         if not selected:
             continue
-        with prepared(backend, scale, split=args.split) as ctx:
-            for bench in selected:
-                log(f"{backend}: {bench.title}")
-                measured = bench.run(ctx)
-                if args.split:
-                    measured = [dataclasses.replace(r, note=f"{r.note}; {SPLIT}".lstrip("; "))
-                                for r in measured]
-                results += measured
+        if args.workers != [1] and backend != "postgres":
+            log(f"{backend}: skipped, several service processes need PostgreSQL")
+            continue
+        with loaded(backend, scale) as store:
+            for workers in args.workers:
+                with served(store, split=args.split, workers=workers) as ctx:
+                    for bench in selected:
+                        log(f"{backend}: {bench.title}"
+                            + (f", {workers} service processes" if workers > 1 else ""))
+                        results += noted(bench.run(ctx), args.split, workers)
     print()
     print(table(results))
     notes = dict.fromkeys((r.benchmark, r.backend, r.note) for r in results if r.note)

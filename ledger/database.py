@@ -328,13 +328,15 @@ class Database:
             with self._sqlite_transaction(write) as tx:
                 yield tx
 
-    def connect_postgres(self) -> psycopg.Connection[Row]:
-        """A dedicated autocommit connection (for LISTEN)."""
+    def connect_postgres(self, **options: Any) -> psycopg.Connection[Row]:
+        """A dedicated autocommit connection (for LISTEN, for a leader's lock); ``options``
+        are libpq's (``application_name``, ``keepalives_idle``, ...)."""
         return psycopg.connect(
             self.settings.database_url,
             autocommit=True,
             connect_timeout=int(max(1, self.settings.db_connect_timeout)),
-            options=postgres_options(self.settings),
+            options=f"{postgres_options(self.settings)} {options.pop('options', '')}".strip(),
+            **options,
         )
 
     def _unavailable(self, error: Exception) -> StoreUnavailable:
@@ -347,11 +349,11 @@ class Database:
             self._pool.open(wait=False)
             with self._pool.connection() as conn, conn.transaction():
                 cursor = conn.cursor()
+                if not write:  # before any query of the transaction
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 if self.schema is None:
                     found = cursor.execute("SELECT current_schema()").fetchone()
                     self.schema = str(found[0]) if found and found[0] else "public"
-                if not write:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield PostgresTx(cursor, self.schema, self.name)
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
             raise self._unavailable(e) from e

@@ -98,6 +98,13 @@ class WriteTimedOut(StoreUnavailable):
     title = "The write took too long"
 
 
+class NotCaughtUp(SamsynError):
+    """A read asked for a ledger position that what serves it has not reached in time."""
+
+    kind = "not-caught-up"
+    title = "Not caught up with the position asked for"
+
+
 @dataclass
 class ProblemCollector:
     """Gathers problems so that a command is refused with all of them at once."""

@@ -108,6 +108,21 @@ class Settings(BaseSettings):
     witness_timeout: float = Field(
         default=2.0, gt=0, description="Seconds to wait for one witness's answer."
     )
+    leader_poll_interval: float = Field(
+        default=1.0, gt=0, le=10,
+        description="Seconds between a standby's attempts to take over the projector or the "
+        "sealer (PostgreSQL), and between a leader's checks that it still leads.",
+    )
+    read_database_url: str = Field(
+        default="",
+        description="PostgreSQL streaming replicas that serve the read models and the feed, "
+        "comma-separated (empty: the primary serves them).",
+    )
+    read_wait: float = Field(
+        default=5.0, ge=0, le=30,
+        description="Longest wait, in seconds, of a read asked with min_position for the "
+        "read models (or the feed) to reach that position before a 503.",
+    )
 
     max_body_bytes: int = Field(
         default=MAX_BODY_BYTES, ge=1024,
@@ -122,6 +137,11 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def read_database_urls(self) -> list[str]:
+        """The replicas of ``read_database_url``, in the order given."""
+        return [url.strip() for url in self.read_database_url.split(",") if url.strip()]
 
     @property
     def sqlite_path(self) -> Path:

@@ -63,7 +63,8 @@ class ReadModels:
     """Answers the seven questions from the read models in the ledger's database.
 
     Give the settings (and the PostgreSQL schema, if the ledger uses one) or an open
-    :class:`~projections.db.Database`. ``today`` is the default date asked about.
+    :class:`~projections.db.Database`. ``today`` is the default date asked about. Without
+    ``create`` the tables are expected to exist (a read replica cannot create them).
     """
 
     def __init__(
@@ -72,11 +73,13 @@ class ReadModels:
         *,
         schema: str | None = None,
         today: Callable[[], date] = date.today,
+        create: bool = True,
     ) -> None:
         self._own_database = not isinstance(source, Database)
         self.database = source if isinstance(source, Database) else Database(source, schema=schema)
         self.today = today
-        ensure_tables(self.database)
+        if create:  # not on a read replica: the primary creates them, and they replicate
+            ensure_tables(self.database)
 
     def close(self) -> None:
         if self._own_database:

@@ -9,6 +9,9 @@ version is rebuilt before the runner follows the ledger.
 
 In a service: ``ProjectionRunner(settings).start()``, then ``wait_until(position)`` to
 read one's own writes, ``stop()`` at shutdown. As its own process: :func:`run_forever`.
+With a :class:`~ledger.leadership.Leadership` it follows the ledger only while this process
+leads the projector role (one runner at work per database, whatever the number of
+processes); standing by, it only keeps ``position`` up with what the leader committed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from psycopg import sql
 from ledger.application import Ledger
 from ledger.database import store_trouble
 from ledger.following import MAX_BACKOFF, Follower, stop_on_signals
+from ledger.leadership import Leadership
 from ledger.settings import Settings
 from ledger.storage import persistence_env
 from projections import failures
@@ -62,6 +66,7 @@ class ProjectionRunner(Follower):
     ``ledger`` may be the service's own :class:`~ledger.application.Ledger` (its
     connections are then shared); without it the runner opens its own. ``names`` limits it
     to some read models (the audit trail, whose facts the others fold, always runs).
+    With ``leadership``, :meth:`run` works only while this process leads (see the module).
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class ProjectionRunner(Follower):
         names: Iterable[str] | None = None,
         page_size: int = 1000,
         poll_interval: float = 0.5,
+        leadership: Leadership | None = None,
     ) -> None:
         if not 0 < poll_interval <= 1.0:
             msg = "poll_interval must be more than 0 and at most 1 second"
@@ -87,8 +93,10 @@ class ProjectionRunner(Follower):
         self._own_ledger = ledger is None
         self.ledger = ledger or Ledger(env=persistence_env(settings, schema=schema))
         self.database = Database(settings, schema=schema)
+        self.leadership = leadership
         self._prepared = False
         self._position = 0
+        self._standby_seen = -float("inf")
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._retry = Backoff(MAX_BACKOFF)
@@ -99,6 +107,8 @@ class ProjectionRunner(Follower):
         """Follow the ledger in a background thread until :meth:`stop`."""
         if self._thread is not None and self._thread.is_alive():
             return
+        if self.leadership is not None:
+            self.leadership.holds()  # lead from the start if nobody does
         self._stop.clear()
         self._thread = threading.Thread(
             target=self.run, args=(self._stop,), name="samsyn-projections", daemon=True
@@ -113,6 +123,8 @@ class ProjectionRunner(Follower):
             if thread is not None:
                 thread.join(timeout)
         self._thread = self._listener = None
+        if self.leadership is not None:
+            self.leadership.release()
         self.close()
 
     def close(self) -> None:
@@ -310,8 +322,26 @@ class ProjectionRunner(Follower):
         # A round fails only on store trouble (an entry a read model fails on is set
         # aside): it is tried again every second, to catch up within about a second of
         # the database's return.
-        self._follow(self.run_once, stop, self.poll_interval, log,
+        self._follow(self._round, stop, self.poll_interval, log,
                      "projection runner failed; retrying", longest=STORE_RETRY)
+
+    @property
+    def leading(self) -> bool:
+        """Whether this runner does the projector's work (no leadership: it always does)."""
+        return self.leadership is None or self.leadership.state == "leader"
+
+    def _round(self) -> int:
+        if self.leadership is None or self.leadership.holds():
+            return self.run_once()
+        self._prepared = False  # leading again later: look at the read models' versions anew
+        if time.monotonic() - self._standby_seen >= self.poll_interval:
+            if self._standby_seen < 0:
+                ensure_tables(self.database, self.models)
+            self._standby_seen = time.monotonic()
+            with self.database.transaction(write=False) as tx:
+                positions = tracked(tx, (m.name for m in self.models)).values()
+            self._publish(min((p for p, _ in positions), default=0))
+        return 0
 
     def _listen(self, stop: threading.Event) -> None:
         """Wake the runner on the ledger's NOTIFY; reconnect after a lost connection."""
@@ -338,7 +368,8 @@ def run_forever(
     """Run the projection runner in this process until SIGINT/SIGTERM (or ``stop``)."""
     stop = stop or threading.Event()
     stop_on_signals(stop, log, "projection runner stopping")
-    runner = ProjectionRunner(settings, schema=schema, page_size=page_size)
+    runner = ProjectionRunner(settings, schema=schema, page_size=page_size,
+                              leadership=Leadership(settings, "projector", schema=schema))
     log.info("projection runner started", backend=runner.database.dialect)
     try:
         runner.run(stop)

@@ -14,6 +14,7 @@ from typing_extensions import TypedDict
 
 from api.accounts import Account
 from api.auth import Auditor, CurrentAccount
+from api.reading import reached, read_models
 from api.redaction import redacted_json
 from api.routes import MAX_POSITION
 from ledger.limits import DomainDate, Moment, QueryRef
@@ -56,11 +57,6 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
-async def read_models(request: Request) -> ReadModels:
-    models: ReadModels = request.app.state.read_models
-    return models
-
-
 #: Writes an answer as JSON.
 Dump = Callable[[Any], bytes]
 
@@ -68,13 +64,11 @@ async def etag_for(request: Request, account: Account) -> str:
     """A validator that changes whenever the read models move on, the day changes (the
     default date asked about) or the account may see other fields.
 
-    With the projections in this process the position is the runner's, published after
-    each commit (no query); otherwise it is read from the database.
+    The position is the one the read models answering have reached (see
+    :func:`api.reading.reached`), read before they answer.
     """
-    runner = request.app.state.runner
-    models: ReadModels = request.app.state.read_models
-    position = runner.position if runner is not None else await run_in_threadpool(
-        models.position)
+    models: ReadModels = request.state.read_source.read_models
+    position = await reached(request)
     seed = (f"{position}|{models.today()}|{account.sees_recorders}|"
             f"{request.url.path}?{request.url.query}")
     return f'W/"{hashlib.sha256(seed.encode()).hexdigest()[:32]}"'

@@ -7,19 +7,21 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.accounts import Account
 from api.auth import CurrentAccount
+from api.reading import feed_ledger
 from api.redaction import recorder, shown
 from api.routes import MAX_POSITION
 from ledger.application import Entry, Ledger
 from ledger.errors import InvalidCommand, Problem
 
 router = APIRouter(prefix="/v1", tags=["auditor"])
+FeedLedger = Annotated[Ledger, Depends(feed_ledger)]
 
 
 class FeedItem(BaseModel):
@@ -57,7 +59,7 @@ def to_item(entry: Entry, account: Account) -> FeedItem:
 
 @router.get("/events", response_model=FeedPage, summary="The ordered feed of entries")
 def read_events(
-    request: Request,
+    ledger: FeedLedger,
     account: CurrentAccount,
     after: Annotated[int, Query(ge=0, le=MAX_POSITION,
                                 description="Read entries after this position.")] = 0,
@@ -66,7 +68,6 @@ def read_events(
     """The ledger's entries in their one total order, `limit` at a time after position `after`.
     Each item carries its event type, domain dates, recorded time and data; who recorded it
     is shown to auditors only. Follow `next_after` to the end."""
-    ledger: Ledger = request.app.state.ledger
     head = ledger.max_position()
     entries = ledger.read(after, limit)
     items = [to_item(e, account) for e in shown(entries, account)]
@@ -89,6 +90,7 @@ STREAM_HEARTBEAT_SECONDS = 15.0
 )
 async def stream_events(
     request: Request,
+    ledger: FeedLedger,
     account: CurrentAccount,
     after: Annotated[int | None, Query(ge=0, le=MAX_POSITION,
                                        description="Start after this position.")] = None,
@@ -96,7 +98,6 @@ async def stream_events(
 ) -> StreamingResponse:
     """Each event's ``id`` is its position: a client that reconnects with Last-Event-ID
     continues exactly where it left off. Without either, the stream starts at the head."""
-    ledger: Ledger = request.app.state.ledger
     if last_event_id is not None:
         if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_POSITION:
             raise InvalidCommand("Last-Event-ID must be a ledger position",

@@ -9,9 +9,10 @@ from typing import Annotated
 import anyio.to_thread
 import structlog
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import Writer
+from api.reading import POSITION_HEADER
 from ledger.application import Ledger, Receipt
 from ledger.errors import InvalidCommand, Problem
 from ledger.importing import ImportLine, parse_lines, record_lines
@@ -55,6 +56,9 @@ class ImportReceipt(BaseModel):
     commands: int
     first_position: int | None
     last_position: int | None
+    ledger_position: int | None = Field(
+        description="The ledger position the import reached (also in X-Samsyn-Position): "
+        "pass it as `min_position` to a read to see what was imported.")
     lines: list[ImportedLine]
 
 
@@ -99,10 +103,14 @@ async def import_commands(
     log.info("imported", account=account.name, commands=len(receipts),
              positions=[positions[0], positions[-1]] if positions else [])
     response.status_code = 201
+    reached = max(positions, default=None)
+    if reached is not None:
+        response.headers[POSITION_HEADER] = str(reached)
     return ImportReceipt(
         commands=len(receipts),
         first_position=positions[0] if positions else None,
         last_position=positions[-1] if positions else None,
+        ledger_position=reached,
         lines=[ImportedLine(line=line.number, type=r.command_type, positions=r.positions)
                for line, r in zip(lines, receipts, strict=True)],
     )

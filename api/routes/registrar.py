@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.auth import Writer
+from api.reading import POSITION_HEADER
 from api.routes.integrity import MAX_WAIT_SECONDS, InclusionProof, receipt_out
 from ledger import commands as c
 from ledger.application import Ledger, Receipt
@@ -81,6 +82,9 @@ class ReceiptModel(BaseModel):
     """What the ledger answers for a recorded command."""
 
     position: int = Field(description="Position of the command's first entry in the ledger.")
+    ledger_position: int = Field(
+        description="The ledger position the command reached (its last entry; also in the "
+        "X-Samsyn-Position header): pass it as `min_position` to a read to see this write.")
     id: str = Field(description="Id of the entry the command is about.")
     ref: str | None = Field(description="The reference registrars use for it, if new.")
     recorded_at: datetime
@@ -94,6 +98,7 @@ def to_model(receipt: Receipt) -> ReceiptModel:
     first = receipt.entries[0]
     return ReceiptModel(
         position=int(first["position"]),
+        ledger_position=max(receipt.positions, default=int(first["position"])),
         id=str(first["aggregate_id"]),
         ref=first.get("ref"),
         recorded_at=receipt.recorded_at,
@@ -165,7 +170,8 @@ def inclusion(request: Request, response: Response, positions: list[int],
     deadline = time.monotonic() + wait
     found: dict[int, InclusionReceipt] = {}
     try:
-        if integrity is not None and sealer is None:  # nobody seals here: seal and sign inline
+        if integrity is not None and (sealer is None or not sealer.leading):
+            # Nobody seals here (another process leads the sealer): seal and sign inline.
             ledger: Ledger = request.app.state.ledger
             integrity.seal_all(ledger)
             leaf_index, _ = integrity.leaf(max(positions))
@@ -213,6 +219,7 @@ async def record(
               positions=receipt.positions, replayed=receipt.replayed)
     response.status_code = 201
     response.headers["Location"] = f"/v1/entries/{model.id}"
+    response.headers[POSITION_HEADER] = str(model.ledger_position)
     if receipt.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     for follower in (request.app.state.runner, getattr(request.app.state, "sealer", None)):

@@ -7,6 +7,9 @@ started with ``SAMSYN_SEAL_IN_PROCESS=false``): :func:`seal_forever`. It seals e
 ``checkpoint_every`` seconds when the tree grew, and sooner when someone waits for a
 receipt. ``wait_sealed(position)`` blocks until an entry is sealed; ``receipt(position)``
 until it is covered by a signed checkpoint too, and answers its inclusion proof.
+With a :class:`~ledger.leadership.Leadership` it seals and signs only while this process
+leads the sealer role (one sealer at work per database, whatever the number of processes);
+standing by, it only keeps ``sealed_position`` up with what the leader sealed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import structlog
 
 from ledger.application import Ledger
 from ledger.following import Follower, stop_on_signals
+from ledger.leadership import Leadership
 from ledger.settings import Settings
 
 from .log import SEAL_BATCH, InclusionReceipt, IntegrityLog, NotSealed
@@ -26,7 +30,8 @@ from .witnessing import Witnessing
 log = structlog.get_logger(__name__)
 
 class Sealer(Follower):
-    """Seals the ledger into ``log`` in a background thread (or in the caller's, if stopped)."""
+    """Seals the ledger into ``log`` in a background thread (or in the caller's, if stopped);
+    with ``leadership``, only while this process leads the sealer role."""
 
     def __init__(
         self,
@@ -37,6 +42,7 @@ class Sealer(Follower):
         checkpoint_every: float = 60.0,
         batch: int = SEAL_BATCH,
         witnessing: Witnessing | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         if interval <= 0 or checkpoint_every <= 0:
             msg = "interval and checkpoint_every must be positive"
@@ -48,6 +54,8 @@ class Sealer(Follower):
         self.checkpoint_every = checkpoint_every
         self.batch = batch
         self.witnessing = witnessing
+        self.leadership = leadership
+        self._standby_seen = -float("inf")
         self._work = threading.Lock()  # one tick at a time (thread, or a caller inline)
         self._thread: threading.Thread | None = None
         self._position = 0  # last sealed position
@@ -62,6 +70,8 @@ class Sealer(Follower):
         """Seal in a background thread until ``stop()``."""
         if self.running:
             return
+        if self.leadership is not None:
+            self.leadership.holds()  # lead from the start if nobody does
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="samsyn-sealer", daemon=True)
         self._thread.start()
@@ -74,9 +84,17 @@ class Sealer(Follower):
             self._thread.join(timeout)
         self._thread = None
         try:
-            self.tick(final=True)
+            if self.leading:
+                self.tick(final=True)
         except Exception:
             log.exception("final sealing failed")
+        if self.leadership is not None:
+            self.leadership.release()
+
+    @property
+    def leading(self) -> bool:
+        """Whether this sealer does the sealer's work (no leadership: it always does)."""
+        return self.leadership is None or self.leadership.state == "leader"
 
     @property
     def running(self) -> bool:
@@ -128,13 +146,20 @@ class Sealer(Follower):
             return total
 
     def _run(self) -> None:
-        self._follow(
-            lambda: self.tick(interruptible=True),
-            self._stop,
-            self.interval,
-            log,
-            "sealing failed; retrying",
-        )
+        self._follow(self._round, self._stop, self.interval, log, "sealing failed; retrying")
+
+    def _round(self) -> int:
+        if self.leadership is None or self.leadership.holds():
+            return self.tick(interruptible=True)
+        if time.monotonic() - self._standby_seen >= self.leadership.every:
+            self._standby_seen = time.monotonic()
+            size, position = self.log.sealed()
+            latest = self.log.latest_checkpoint()
+            with self._progress:
+                self._position, self._size = position, size
+                self._checkpointed = latest.tree_size if latest is not None else -1
+                self._progress.notify_all()
+        return 0
 
     def _wait(self, deadline: float, what: str) -> None:
         """Wait for the next round (or run one inline when the thread is not running)."""
@@ -191,7 +216,8 @@ def seal_forever(
     stop_on_signals(stop, log, "sealer stopping")
     with IntegrityLog(settings, schema=schema) as integrity_log:
         sealer = Sealer(integrity_log, checkpoint_every=settings.checkpoint_interval,
-                        witnessing=Witnessing.from_settings(integrity_log, settings))
+                        witnessing=Witnessing.from_settings(integrity_log, settings),
+                        leadership=Leadership(settings, "sealer", schema=schema))
         sealer.start()
         log.info("sealer started", public_key=integrity_log.public_key,
                  checkpoint_every=settings.checkpoint_interval)

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from api.accounts import AccountStore
 from api.app import create_app
 from ledger.application import Ledger
+from ledger.leadership import process_name
 from ledger.settings import Settings
 from ledger.storage import persistence_env
 from tests.api.conftest import Service
@@ -28,7 +29,9 @@ def test_ready_reports_the_head_of_the_ledger_and_the_read_models(service: Servi
     head = service.ledger.max_position()
     service.client.app.state.runner.wait_until(head)  # type: ignore[attr-defined]
     body = service.client.get("/ready").json()
-    assert body == {"status": "ready", "head": head, "read_models": head}
+    assert body == {"status": "ready", "head": head, "read_models": head,
+                    "process": process_name(),
+                    "roles": {"projector": "leader", "sealer": "leader"}}
 
 
 def test_a_database_that_went_away_is_a_503_with_retry_after(tmp_path: Path) -> None:

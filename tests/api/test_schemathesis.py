@@ -19,6 +19,7 @@ from ledger.application import Ledger
 from ledger.importing import load_demo
 from ledger.settings import Settings
 from ledger.storage import persistence_env
+from projections.runner import ProjectionRunner
 
 _dir = Path(tempfile.mkdtemp(prefix="samsyn-schemathesis-"))
 _settings = Settings(database_url=f"sqlite:///{_dir / 'ledger.sqlite3'}", demo_on_empty=False,
@@ -26,6 +27,8 @@ _settings = Settings(database_url=f"sqlite:///{_dir / 'ledger.sqlite3'}", demo_o
                      signing_key_path=_dir / "signing.key")
 _ledger = Ledger(env=persistence_env(_settings))
 load_demo(_ledger)
+with ProjectionRunner(_settings, ledger=_ledger) as _runner:  # read models at the head:
+    _runner.wait_until(_ledger.max_position())  # min_position answers at once, or 422
 _token = AccountStore(_settings).create("fuzzer", "admin", [])
 app = create_app(_settings, _ledger)
 
