@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
@@ -39,6 +39,9 @@ from projections.queries import ReadModels
 from projections.runner import ProjectionRunner
 
 log = structlog.get_logger("samsyn.api")
+
+#: Seconds each of the sealer's and the runner's stops may take when the service stops.
+STOP_SECONDS = 1.5
 
 #: How far (in entries) the read models may trail the ledger for the service to be ready.
 READY_LAG = 1000
@@ -194,6 +197,7 @@ def create_app(
     schema: str | None = None,
     *,
     freeze_heap: bool = False,
+    on_stop: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The service. Tests pass their own ``ledger`` (and PostgreSQL ``schema``).
 
@@ -202,6 +206,10 @@ def create_app(
     with :func:`gc.freeze`, so that its full collections no longer walk them. They ran in
     the middle of answers: p99 of a past agreement's status at 1M entries 46-59 ms with
     them, 28 ms frozen, 22 ms without collections at all.
+
+    ``on_stop`` is called first when the service stops (``samsyn serve`` ends the process
+    there if an import abandoned by the graceful shutdown is still being recorded, so that
+    it rolls back rather than commit during the stop).
     """
     settings = settings or get_settings()
 
@@ -228,11 +236,13 @@ def create_app(
             gc.collect()
             gc.freeze()
         yield
-        if sealer is not None:
-            sealer.stop()
+        if on_stop is not None:  # first, before stopping what may take its time
+            on_stop()
+        if sealer is not None:  # bounded, so that a stopping service ends within 10 s
+            sealer.stop(timeout=STOP_SECONDS, final_seconds=STOP_SECONDS)
         integrity_log.close()
         if runner is not None:
-            runner.stop()
+            runner.stop(timeout=STOP_SECONDS)
         app.state.read_sources.close()
         if owned:
             app.state.read_models.close()

@@ -74,11 +74,11 @@ def _serve(args: argparse.Namespace) -> int:
                     timeout_worker_healthcheck=WORKER_START_SECONDS, **where)
         return 0
     try:
-        uvicorn.run(create_app(settings, freeze_heap=True), **where)
+        uvicorn.run(create_app(settings, freeze_heap=True, on_stop=_exit_despite_work_in_flight),
+                    **where)
     finally:
         if lock is not None:
             lock.release()
-    _exit_despite_work_in_flight()
     return 0
 
 

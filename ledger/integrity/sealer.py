@@ -76,8 +76,11 @@ class Sealer(Follower):
         self._thread = threading.Thread(target=self._run, name="samsyn-sealer", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread; then seal what is left and sign a last checkpoint (best effort)."""
+    def stop(self, timeout: float = 10.0, final_seconds: float | None = None) -> None:
+        """Stop the thread; then seal what is left and sign a last checkpoint (best effort).
+
+        ``final_seconds`` bounds that last sealing (a stopping service must end within its
+        own bound, whatever the backlog): what is left then is sealed by the next sealer."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -85,7 +88,8 @@ class Sealer(Follower):
         self._thread = None
         try:
             if self.leading:
-                self.tick(final=True)
+                until = None if final_seconds is None else time.monotonic() + final_seconds
+                self.tick(final=True, until=until)
         except Exception:
             log.exception("final sealing failed")
         if self.leadership is not None:
@@ -114,13 +118,16 @@ class Sealer(Follower):
 
     # -- work -------------------------------------------------------------------------------
 
-    def tick(self, *, final: bool = False, interruptible: bool = False) -> int:
-        """One round: seal everything stored, and sign a checkpoint if one is due (always,
-        if ``final`` and the tree grew). Answers how many entries were sealed.
+    def tick(self, *, final: bool = False, interruptible: bool = False,
+             until: float | None = None) -> int:
+        """One round: seal everything stored (or what can be by the monotonic time
+        ``until``), and sign a checkpoint if one is due (always, if ``final`` and the tree
+        grew). Answers how many entries were sealed.
         """
         with self._work:
             total = 0
-            while not (interruptible and self._stop.is_set()):
+            while not (interruptible and self._stop.is_set()) and \
+                    (until is None or time.monotonic() < until):
                 count = self.log.seal(self.ledger, self.batch)
                 if count == 0:
                     break
