@@ -15,6 +15,7 @@ own connection. A database that cannot be reached raises
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -234,12 +235,17 @@ def store_trouble(error: BaseException) -> bool:
 def postgres_options(settings: Settings) -> str:
     """Server settings for every PostgreSQL connection Samsyn opens: no statement runs
     longer than ``db_statement_timeout``, no transaction sits idle longer than
-    ``db_idle_in_transaction_timeout`` (so a stalled process never holds a lock for long)."""
-    return (
+    ``db_idle_in_transaction_timeout`` (so a stalled process never holds a lock for long).
+
+    Options given in a connection string replace libpq's ``PGOPTIONS``; an operator's
+    ``PGOPTIONS`` (a search path, say) is kept in front of them."""
+    ours = (
         f"-c statement_timeout={round(settings.db_statement_timeout * 1000)} "
         f"-c idle_in_transaction_session_timeout="
         f"{settings.db_idle_in_transaction_timeout * 1000}"
     )
+    theirs = os.environ.get("PGOPTIONS", "").strip()
+    return f"{theirs} {ours}" if theirs else ours
 
 
 def _serial_queries(conn: psycopg.Connection[Row]) -> None:

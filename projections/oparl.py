@@ -30,6 +30,25 @@ from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.domain.base import normalise_ref
+from projections.events import (
+    AGREEMENT_REGISTERED,
+    CONSULTATION_OPENED,
+    DECISION_RECORDED,
+    MATTER_CASE_NUMBER_ADDED,
+    MATTER_DOCUMENT_REGISTERED,
+    MATTER_LINKED,
+    MATTER_OPENED,
+    MEETING_HELD,
+    MEETING_MINUTES_POSTED,
+    MEETING_MINUTES_VERIFIED,
+    MEETING_PARAGRAPH_RECORDED,
+    MOTION_TABLED,
+    ORGANISATION_BODY_ESTABLISHED,
+    ORGANISATION_REGISTERED,
+    ORGANISATION_ROLE_ASSIGNED,
+    ORGANISATION_ROLE_ENDED,
+    RECOMMENDATION_ISSUED,
+)
 
 JSON = dict[str, Any]
 
@@ -488,21 +507,21 @@ def _paper_of(kind: str, organisation_field: str, paper_type: str) -> Handler:
 
 
 _HANDLERS: dict[str, Handler] = {
-    "Organisation.Registered": _organisation,
-    "Organisation.BodyEstablished": _body_established,
-    "Organisation.RoleAssigned": _role_assigned,
-    "Organisation.RoleEnded": _role_ended,
-    "Matter.Opened": _matter_opened,
-    "Matter.CaseNumberAdded": _case_number_added,
-    "Matter.Linked": _matter_linked,
-    "Matter.DocumentRegistered": _document_registered,
-    "Meeting.Held": _meeting_held,
-    "Meeting.ParagraphRecorded": _paragraph_recorded,
-    "Meeting.MinutesVerified": _meeting_stage("minutes verified"),
-    "Meeting.MinutesPosted": _meeting_stage("minutes posted"),
-    "Motion.Tabled": _motion_tabled,
-    "Decision.Recorded": _decision_recorded,
-    "Recommendation.Issued": _paper_of("recommendation", "joint_body", "recommendation"),
-    "Consultation.Opened": _paper_of("consultation", "organisation", "consultation round"),
-    "Agreement.Registered": _paper_of("agreement", "parties", "agreement"),
+    ORGANISATION_REGISTERED: _organisation,
+    ORGANISATION_BODY_ESTABLISHED: _body_established,
+    ORGANISATION_ROLE_ASSIGNED: _role_assigned,
+    ORGANISATION_ROLE_ENDED: _role_ended,
+    MATTER_OPENED: _matter_opened,
+    MATTER_CASE_NUMBER_ADDED: _case_number_added,
+    MATTER_LINKED: _matter_linked,
+    MATTER_DOCUMENT_REGISTERED: _document_registered,
+    MEETING_HELD: _meeting_held,
+    MEETING_PARAGRAPH_RECORDED: _paragraph_recorded,
+    MEETING_MINUTES_VERIFIED: _meeting_stage("minutes verified"),
+    MEETING_MINUTES_POSTED: _meeting_stage("minutes posted"),
+    MOTION_TABLED: _motion_tabled,
+    DECISION_RECORDED: _decision_recorded,
+    RECOMMENDATION_ISSUED: _paper_of("recommendation", "joint_body", "recommendation"),
+    CONSULTATION_OPENED: _paper_of("consultation", "organisation", "consultation round"),
+    AGREEMENT_REGISTERED: _paper_of("agreement", "parties", "agreement"),
 }
