@@ -40,7 +40,7 @@ from projections.runner import ProjectionRunner
 
 log = structlog.get_logger("samsyn.api")
 
-#: Seconds each of the sealer's and the runner's stops may take when the service stops.
+#: Seconds the sealer's last round may take when the service stops (the rest is sealed later).
 STOP_SECONDS = 1.5
 
 #: How far (in entries) the read models may trail the ledger for the service to be ready.
@@ -238,11 +238,11 @@ def create_app(
         yield
         if on_stop is not None:  # first, before stopping what may take its time
             on_stop()
-        if sealer is not None:  # bounded, so that a stopping service ends within 10 s
-            sealer.stop(timeout=STOP_SECONDS, final_seconds=STOP_SECONDS)
+        if sealer is not None:  # its last round bounded, so that a stop ends within 10 s
+            sealer.stop(final_seconds=STOP_SECONDS)
         integrity_log.close()
         if runner is not None:
-            runner.stop(timeout=STOP_SECONDS)
+            runner.stop()
         app.state.read_sources.close()
         if owned:
             app.state.read_models.close()
